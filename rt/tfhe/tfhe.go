@@ -1,0 +1,89 @@
+package tfhe
+
+// SecretKey is the client's secret: the small LWE key (dimension n) and the
+// GLWE key (k polynomials of degree N, also used as the big LWE key of
+// dimension k·N under which ciphertexts live). Keys are uniform binary.
+type SecretKey struct {
+	params Params
+	small  []uint64 // n bits
+	big    []uint64 // k·N bits, GLWE key coefficients
+	rng    *prng
+}
+
+// EvalKey is the server's evaluation key: the bootstrapping key (GGSW
+// encryptions of the small key bits, grouped for multi-bit blind rotation,
+// stored in NTT form) and the key-switching key (big key -> small key). It
+// is read-only once generated and can be shared by many Evaluators.
+type EvalKey struct {
+	params Params
+	// bsk[((step*combos+c)*(k+1)*l + row)*(k+1)*N + col*N + j]: GGSW rows in
+	// NTT (Montgomery) form.
+	bsk []uint64
+	// ksk[((i*ksLevels+j)*(n+1)]: LWE encryptions of big[i]·2^64/B^(j+1)
+	// under the small key.
+	ksk []uint64
+}
+
+// Ciphertext is an LWE ciphertext under the big key (dimension k·N) modulo
+// 2^64: k·N mask coefficients followed by the body.
+type Ciphertext struct {
+	fp uint64
+	c  []uint64
+}
+
+// LUT is a test polynomial: a table lookup ready for Bootstrap. A LUT is
+// read-only and may be shared across Evaluators of the same Params.
+type LUT struct {
+	fp       uint64
+	dropBits int
+	tv       []uint64 // N coefficients modulo Q
+}
+
+// Evaluator runs homomorphic operations. It owns scratch buffers: it is NOT
+// safe for concurrent use. Make one per goroutine; they can share one
+// *EvalKey.
+type Evaluator struct {
+	params Params
+	ek     *EvalKey
+	r      *ringQ
+	fp     uint64
+	// scratch
+	small   []uint64 // key-switched LWE (n+1)
+	acc     [][]uint64
+	dig     [][]uint64 // (k+1)·l digit polynomials (NTT domain)
+	ggsw    []uint64   // assembled GGSW' for one step (NTT domain)
+	prod    [][]uint64 // (k+1) product polynomials
+	rot     []uint64
+	twiddle []uint64 // NTT(X^e - 1) scratch
+}
+
+// Params returns the parameter set of the key.
+func (sk *SecretKey) Params() Params { return sk.params }
+
+// Params returns the parameter set of the key.
+func (ek *EvalKey) Params() Params { return ek.params }
+
+// Params returns the parameter set of the evaluator.
+func (ev *Evaluator) Params() Params { return ev.params }
+
+// Fingerprint returns the Params.Fingerprint of the set ct was made for.
+func (ct *Ciphertext) Fingerprint() uint64 { return ct.fp }
+
+// Dim returns the LWE dimension of ct (k·N); ct has Dim()+1 words.
+func (ct *Ciphertext) Dim() int { return len(ct.c) - 1 }
+
+// SizeBytes returns the in-memory (and serialized payload) size of ct.
+func (ct *Ciphertext) SizeBytes() int { return 8 * len(ct.c) }
+
+// SizeBytes returns the in-memory size of the evaluation key (the
+// serialized form has the same size plus a small header).
+func (ek *EvalKey) SizeBytes() int { return 8 * (len(ek.bsk) + len(ek.ksk)) }
+
+// BootstrapKeyBytes returns the size of the bootstrapping key alone.
+func (ek *EvalKey) BootstrapKeyBytes() int { return 8 * len(ek.bsk) }
+
+// KeySwitchKeyBytes returns the size of the key-switching key alone.
+func (ek *EvalKey) KeySwitchKeyBytes() int { return 8 * len(ek.ksk) }
+
+// DropBits returns the number of LSBs the LUT drops before the lookup.
+func (l *LUT) DropBits() int { return l.dropBits }
