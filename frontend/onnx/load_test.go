@@ -193,7 +193,6 @@ func TestLoadConformance(t *testing.T) {
 	}
 }
 
-
 // Values from onnx.numpy_helper.to_array on the same files.
 func TestDecodeConformanceTensors(t *testing.T) {
 	cases := []struct {
