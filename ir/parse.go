@@ -23,6 +23,10 @@ type parser struct {
 	file string
 	errs ErrorList
 	vals map[string]*Value
+	// pending is the name a statement line defines, recorded as soon as it
+	// is read, so that a line that fails still defines it and later uses do
+	// not cascade into "undefined value" errors.
+	pending string
 
 	// current line
 	line string
@@ -38,6 +42,7 @@ func (p *parser) errorf(code Code, col int, format string, args ...any) {
 type bail struct{}
 
 func (p *parser) fail(format string, args ...any) {
+	p.skip()
 	p.errorf(SyntaxError, p.col, format, args...)
 	panic(bail{})
 }
@@ -56,11 +61,15 @@ func (p *parser) parse(src string) *Func {
 			p.errorf(SyntaxError, p.col, "text after the end of the function")
 			break
 		}
+		p.pending = ""
 		func() {
 			defer func() {
 				if r := recover(); r != nil {
 					if _, ok := r.(bail); !ok {
 						panic(r)
+					}
+					if _, ok := p.vals[p.pending]; p.pending != "" && !ok {
+						p.vals[p.pending] = &Value{Pos: Pos{p.ln, 1}}
 					}
 				}
 			}()
@@ -82,7 +91,7 @@ func (p *parser) parse(src string) *Func {
 		}
 	}
 	if f == nil {
-		p.ln, p.col = len(lines), 0
+		p.ln, p.col = 1, 0
 		p.errorf(SyntaxError, 0, "no function found: want \"func NAME(...) {\"")
 		return nil
 	}
@@ -266,6 +275,7 @@ func (p *parser) typ() Type {
 func (p *parser) stmt(f *Func) {
 	pos := Pos{p.ln, p.col + 1}
 	name := p.word()
+	p.pending = name
 	p.expect('=')
 	p.skip()
 	opCol := p.col
