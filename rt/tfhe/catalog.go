@@ -1,4 +1,73 @@
 package tfhe
 
-// catalog lists the parameter sets, cheapest first (filled in below).
+import (
+	"fmt"
+	"math"
+)
+
+// qPrime is the accumulator modulus of every set: the largest prime below
+// 2^58 that is 1 modulo 2^17 (NTT-friendly up to N = 2^16). Below 2^58 the
+// lazy Montgomery sums of the blind rotation cannot overflow 64 bits.
+const qPrime uint64 = 0x3ffffffffbe0001
+
+// Security model (see PARAMS.md). The 128-bit curve of the Zama
+// concrete-optimizer security curves (lattice-estimator runs for uniform
+// binary secrets, modulus 2^64, all attacks):
+//
+//	log2(sigma/q) >= slope·n + bias, n >= 450,
+//	slope = -0.025696778711484593, bias = 2.675931372549016,
+//
+// with the additional floor sigma >= 4 in absolute units (2 LSBs of noise).
+// A set is 128-bit secure when both its small LWE key (dimension n, noise
+// LWEStdDev) and its GLWE key seen as LWE of dimension k·N (noise
+// GLWEStdDev) meet the curve.
+const (
+	curveSlope128 = -0.025696778711484593
+	curveBias128  = 2.675931372549016
+	curveMinDim   = 450
+)
+
+// minStd128 returns the smallest relative noise deviation that gives 128
+// bits of security to LWE of dimension n modulo 2^logQ (binary secret).
+func minStd128(n int, logQ float64) float64 {
+	return math.Max(math.Exp2(curveSlope128*float64(n)+curveBias128), math.Exp2(2-logQ))
+}
+
+// securityBits returns 128 when both LWE problems of p meet the 128-bit
+// curve, 0 otherwise.
+func securityBits(p Params) int {
+	kN := p.GLWEDim * p.PolyDegree
+	if p.LWEDim < curveMinDim || kN < curveMinDim {
+		return 0
+	}
+	if p.LWEStdDev < minStd128(p.LWEDim, 64) || p.GLWEStdDev < minStd128(kN, math.Log2(float64(p.Q))) {
+		return 0
+	}
+	return 128
+}
+
+// mkParams builds a set whose noise deviations sit exactly on the 128-bit
+// curve.
+func mkParams(name string, pbsBits, n, k, N, g, brBase, brLevels, ksBase, ksLevels int) Params {
+	p := Params{Name: name, MsgBits: pbsBits, PBSBits: pbsBits, LWEDim: n, GLWEDim: k, PolyDegree: N, Q: qPrime,
+		GroupSize: g, PBSBaseLog: brBase, PBSLevels: brLevels, KSBaseLog: ksBase, KSLevels: ksLevels}
+	p.LWEStdDev = minStd128(n, 64)
+	p.GLWEStdDev = minStd128(k*N, math.Log2(float64(qPrime)))
+	p.SecurityBits = securityBits(p)
+	p.SecurityNote = fmt.Sprintf("128-bit curve of concrete-optimizer (lattice-estimator, binary keys): "+
+		"LWE n=%d sigma=2^%.2f, GLWE k·N=%d sigma=2^%.2f", n, math.Log2(p.LWEStdDev), k*N, math.Log2(p.GLWEStdDev))
+	return p
+}
+
+// catalog lists the parameter sets, cheapest first.
 var catalog = []Params{}
+
+// testParams is an insecure set (SecurityBits 0) with small dimensions for
+// fast tests of the algorithms and the noise model.
+func testParams(pbsBits int) Params {
+	p := Params{Name: "toy", MsgBits: pbsBits, PBSBits: pbsBits, LWEDim: 64, GLWEDim: 1, PolyDegree: 512, Q: qPrime,
+		GroupSize: 2, PBSBaseLog: 12, PBSLevels: 2, KSBaseLog: 4, KSLevels: 5,
+		LWEStdDev: math.Exp2(-26), GLWEStdDev: math.Exp2(-40)}
+	p.SecurityNote = "insecure: test only"
+	return p
+}

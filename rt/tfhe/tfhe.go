@@ -48,13 +48,15 @@ type Evaluator struct {
 	r      *ringQ
 	fp     uint64
 	// scratch
-	small   []uint64 // key-switched LWE (n+1)
-	acc     [][]uint64
-	dig     [][]uint64 // (k+1)·l digit polynomials (NTT domain)
-	ggsw    []uint64   // assembled GGSW' for one step (NTT domain)
-	prod    [][]uint64 // (k+1) product polynomials
-	rot     []uint64
-	twiddle []uint64 // NTT(X^e - 1) scratch
+	small []uint64   // key-switched LWE (n+1)
+	abar  []uint64   // modulus-switched mask (n)
+	acc   [][]uint64 // GLWE accumulator (k+1 polys, coefficient domain)
+	dig   [][]uint64 // (k+1)·l digit polynomials (NTT domain)
+	prod  [][]uint64 // (k+1) product polynomials
+	tw    [][]uint64 // NTT(X^e_c - 1) per combination
+	gsum  []uint64
+	// 2^64/Q = cInt + cFrac/2^64 (rescaling Q -> 2^64)
+	cInt, cFrac uint64
 }
 
 // Params returns the parameter set of the key.

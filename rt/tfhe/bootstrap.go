@@ -1,0 +1,281 @@
+package tfhe
+
+import "math/bits"
+
+// Bootstrap sets dst to an encryption of lut's table applied to ct's
+// value: key switch, modulus switch, blind rotation, sample extraction.
+// dst may alias ct. ct and lut must belong to ev's Params (checked via
+// fingerprints; a mismatch panics with "BUG:" because the runtime must
+// not mix sets).
+func (ev *Evaluator) Bootstrap(dst, ct *Ciphertext, lut *LUT) {
+	ev.check(dst, ct)
+	if lut.fp != ev.fp {
+		panic("BUG: tfhe: LUT of another parameter set")
+	}
+	ev.keySwitch(ev.small, ct.c)
+	bt := ev.modSwitch(ev.abar, ev.small)
+	ev.blindRotate(bt, lut.tv)
+	ev.sampleExtract(dst.c)
+}
+
+// keySwitch sets out (n+1) to the key switch of c (k·N+1) to the small key.
+func (ev *Evaluator) keySwitch(out, c []uint64) {
+	p := &ev.params
+	n, lks, b := p.LWEDim, p.KSLevels, uint(p.KSBaseLog)
+	bl := b * uint(lks)
+	ksk := ev.ek.ksk
+	clear(out)
+	dim := len(c) - 1
+	out[n] = c[dim]
+	roundBit := uint64(1) << (63 - bl)
+	mask := uint64(1)<<b - 1
+	half := uint64(1) << (b - 1)
+	out = out[:n+1]
+	for i := 0; i < dim; i++ {
+		val := (c[i] + roundBit) >> (64 - bl)
+		// signed digits, least significant first (level lks-1 .. 0)
+		for j := lks - 1; j >= 0; j-- {
+			d := val & mask
+			val >>= b
+			if d >= half {
+				val++
+				d -= 1 << b // wraps: negative digit as two's complement
+			}
+			if d == 0 {
+				continue
+			}
+			row := ksk[(i*lks+j)*(n+1) : (i*lks+j+1)*(n+1)]
+			row = row[:len(out)]
+			for t := range out {
+				out[t] -= d * row[t]
+			}
+		}
+	}
+}
+
+// modSwitch rounds the small LWE c (n+1) to Z_2N: abar gets the mask, the
+// body is returned.
+func (ev *Evaluator) modSwitch(abar, c []uint64) uint64 {
+	logTwoN := uint(bits.TrailingZeros(uint(2 * ev.params.PolyDegree)))
+	sh := 64 - logTwoN
+	half := uint64(1) << (sh - 1)
+	mask := uint64(2*ev.params.PolyDegree - 1)
+	n := len(abar)
+	for i := 0; i < n; i++ {
+		abar[i] = ((c[i] + half) >> sh) & mask
+	}
+	return ((c[n] + half) >> sh) & mask
+}
+
+// rotate sets out = X^e·in (negacyclic), e in [0, 2N), modulo Q.
+func rotate(out, in []uint64, e int, q uint64) {
+	N := len(in)
+	neg := false
+	if e >= N {
+		e -= N
+		neg = true
+	}
+	// out[t+e] = ±in[t] for t+e < N; out[t+e-N] = ∓in[t] otherwise.
+	for t := 0; t < N-e; t++ {
+		v := in[t]
+		if neg && v != 0 {
+			v = q - v
+		}
+		out[t+e] = v
+	}
+	for t := N - e; t < N; t++ {
+		v := in[t]
+		if !neg && v != 0 {
+			v = q - v
+		}
+		out[t+e-N] = v
+	}
+}
+
+// blindRotate sets ev.acc to X^{-(bt - Σ abar_i s_i)}·tv.
+func (ev *Evaluator) blindRotate(bt uint64, tv []uint64) {
+	p := &ev.params
+	rq := ev.r
+	N, k, l, g := p.PolyDegree, p.GLWEDim, p.PBSLevels, p.GroupSize
+	k1 := k + 1
+	Q := rq.Q
+	twoN := uint64(2 * N)
+	for r := 0; r < k; r++ {
+		clear(ev.acc[r])
+	}
+	rotate(ev.acc[k], tv, int((twoN-bt)%twoN), Q)
+	combos := 1<<g - 1
+	stepLen := combos * k1 * l * k1 * N
+	bsk := ev.ek.bsk
+	var es [16]uint64
+	for step := 0; step < p.LWEDim/g; step++ {
+		allZero := true
+		for c := 1; c <= combos; c++ {
+			var e uint64
+			for t := 0; t < g; t++ {
+				if c>>t&1 == 1 {
+					e += ev.abar[step*g+t]
+				}
+			}
+			e %= twoN
+			es[c-1] = e
+			if e != 0 {
+				allZero = false
+			}
+		}
+		if allZero {
+			continue // X^0 - 1 = 0: the accumulator is unchanged
+		}
+		ev.decompose()
+		for row := range ev.dig {
+			rq.ntt(ev.dig[row], ev.dig[row])
+		}
+		for c := 0; c < combos; c++ {
+			ev.twiddle(ev.tw[c], es[c])
+		}
+		keys := bsk[step*stepLen : (step+1)*stepLen]
+		ev.mulGGSW(keys)
+		for col := 0; col < k1; col++ {
+			rq.intt(ev.prod[col], ev.prod[col])
+			a := ev.acc[col]
+			pr := ev.prod[col][:len(a)]
+			for t := range a {
+				v := a[t] + pr[t]
+				if v >= Q {
+					v -= Q
+				}
+				a[t] = v
+			}
+		}
+	}
+}
+
+// twiddle sets tw = NTT(X^e - 1) in Montgomery form, values in [0, 2Q).
+func (ev *Evaluator) twiddle(tw []uint64, e uint64) {
+	rq := ev.r
+	mask := uint64(2*rq.N - 1)
+	one := rq.Q - rq.one
+	expo := rq.expo[:len(tw)]
+	pow := rq.powM
+	for t := range tw {
+		tw[t] = pow[(uint64(expo[t])*e)&mask] + one
+	}
+}
+
+// mulGGSW sets ev.prod[col] = Σ_row dig[row] ⊙ Σ_c tw_c ⊙ G_c[row][col]
+// (NTT domain, reduced modulo Q).
+func (ev *Evaluator) mulGGSW(keys []uint64) {
+	rq := ev.r
+	Q, qInv := rq.Q, rq.qInv
+	N := rq.N
+	k1 := len(ev.prod)
+	rows := len(ev.dig)
+	combos := len(ev.tw)
+	for col := 0; col < k1; col++ {
+		clear(ev.prod[col])
+	}
+	gsum := ev.gsum
+	for row := 0; row < rows; row++ {
+		d := ev.dig[row][:N]
+		for col := 0; col < k1; col++ {
+			out := ev.prod[col][:N]
+			if combos == 3 {
+				g0 := keys[((0*rows+row)*k1+col)*N:][:N]
+				g1 := keys[((1*rows+row)*k1+col)*N:][:N]
+				g2 := keys[((2*rows+row)*k1+col)*N:][:N]
+				t0, t1, t2 := ev.tw[0][:N], ev.tw[1][:N], ev.tw[2][:N]
+				for t := 0; t < N; t++ {
+					s := mredLazy(t0[t], g0[t], Q, qInv) + mredLazy(t1[t], g1[t], Q, qInv) + mredLazy(t2[t], g2[t], Q, qInv)
+					out[t] += mredLazy(d[t], s, Q, qInv)
+				}
+				continue
+			}
+			clear(gsum)
+			for c := 0; c < combos; c++ {
+				gc := keys[((c*rows+row)*k1+col)*N:][:N]
+				tc := ev.tw[c][:N]
+				for t := 0; t < N; t++ {
+					gsum[t] += mredLazy(tc[t], gc[t], Q, qInv)
+				}
+			}
+			for t := 0; t < N; t++ {
+				out[t] += mredLazy(d[t], rq.bred(gsum[t]), Q, qInv)
+			}
+		}
+	}
+	for col := 0; col < k1; col++ {
+		out := ev.prod[col]
+		for t := range out {
+			out[t] = rq.bred(out[t])
+		}
+	}
+}
+
+// toTorus rescales x in [0, Q) to x·2^64/Q modulo 2^64.
+func (ev *Evaluator) toTorus(x uint64) uint64 {
+	hi, _ := bits.Mul64(x, ev.cFrac)
+	return x*ev.cInt + hi
+}
+
+// decompose writes the signed gadget digits of ev.acc into ev.dig
+// (coefficient domain, modulo Q).
+func (ev *Evaluator) decompose() {
+	p := &ev.params
+	Q := ev.r.Q
+	l, b := p.PBSLevels, uint(p.PBSBaseLog)
+	bl := b * uint(l)
+	roundBit := uint64(1) << (63 - bl)
+	mask := uint64(1)<<b - 1
+	half := uint64(1) << (b - 1)
+	for r, a := range ev.acc {
+		if l == 1 {
+			out := ev.dig[r][:len(a)]
+			for t, x := range a {
+				y := ev.toTorus(x)
+				d := (y + roundBit) >> (64 - bl)
+				// d in [0, 2^b]; the signed digit is d or d - 2^b.
+				if d >= half {
+					d = Q - (uint64(1)<<b - d)
+					if d == Q {
+						d = 0
+					}
+				}
+				out[t] = d
+			}
+			continue
+		}
+		for t, x := range a {
+			val := (ev.toTorus(x) + roundBit) >> (64 - bl)
+			for j := l - 1; j >= 0; j-- {
+				d := val & mask
+				val >>= b
+				if d >= half {
+					val++
+					d = Q - (uint64(1)<<b - d)
+				}
+				ev.dig[r*l+j][t] = d
+			}
+		}
+	}
+}
+
+// sampleExtract writes the constant coefficient of ev.acc as an LWE
+// ciphertext under the big key, rescaled to 2^64.
+func (ev *Evaluator) sampleExtract(out []uint64) {
+	p := &ev.params
+	N, k := p.PolyDegree, p.GLWEDim
+	Q := ev.r.Q
+	for r := 0; r < k; r++ {
+		a := ev.acc[r]
+		o := out[r*N : (r+1)*N]
+		o[0] = ev.toTorus(a[0])
+		for t := 1; t < N; t++ {
+			v := a[N-t]
+			if v != 0 {
+				v = Q - v
+			}
+			o[t] = ev.toTorus(v)
+		}
+	}
+	out[k*N] = ev.toTorus(ev.acc[k][0])
+}

@@ -1,0 +1,242 @@
+package tfhe
+
+import "math"
+
+// validate checks the structural consistency of p (not its security).
+func (p Params) validate() error {
+	switch {
+	case p.PolyDegree < 16 || p.PolyDegree&(p.PolyDegree-1) != 0:
+		return errorf(CodeBadArgument, "params %s: PolyDegree %d is not a power of two >= 16", p.Name, p.PolyDegree)
+	case p.GLWEDim < 1 || p.LWEDim < 1:
+		return errorf(CodeBadArgument, "params %s: bad dimensions k=%d n=%d", p.Name, p.GLWEDim, p.LWEDim)
+	case p.GroupSize < 1 || p.GroupSize > 4 || p.LWEDim%p.GroupSize != 0:
+		return errorf(CodeBadArgument, "params %s: GroupSize %d must be in 1..4 and divide n=%d", p.Name, p.GroupSize, p.LWEDim)
+	case p.PBSLevels < 1 || p.PBSBaseLog < 1 || p.PBSLevels*p.PBSBaseLog > 60:
+		return errorf(CodeBadArgument, "params %s: bad PBS decomposition %dx%d", p.Name, p.PBSBaseLog, p.PBSLevels)
+	case p.KSLevels < 1 || p.KSBaseLog < 1 || p.KSLevels*p.KSBaseLog > 60:
+		return errorf(CodeBadArgument, "params %s: bad KS decomposition %dx%d", p.Name, p.KSBaseLog, p.KSLevels)
+	case p.Q < 1<<20 || p.Q >= 1<<60 || (p.Q-1)%uint64(2*p.PolyDegree) != 0:
+		return errorf(CodeBadArgument, "params %s: Q=%d is not an NTT prime below 2^60 for N=%d", p.Name, p.Q, p.PolyDegree)
+	case p.MsgBits < 1 || p.MsgBits > MaxMsgBits || p.PBSBits < 1:
+		return errorf(CodeBadArgument, "params %s: MsgBits=%d PBSBits=%d out of range", p.Name, p.MsgBits, p.PBSBits)
+	case !(p.LWEStdDev > 0 && p.LWEStdDev < 1) || !(p.GLWEStdDev > 0 && p.GLWEStdDev < 1):
+		return errorf(CodeBadArgument, "params %s: noise deviations out of range", p.Name)
+	}
+	return nil
+}
+
+// delta is the scale of one plaintext unit modulo 2^64.
+func (p Params) delta() uint64 { return uint64(1) << (63 - p.MsgBits) }
+
+// GenSecretKey samples a fresh secret key for p from the operating
+// system's entropy.
+func GenSecretKey(p Params) (*SecretKey, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	rng, err := newPRNG()
+	if err != nil {
+		return nil, err
+	}
+	sk := &SecretKey{params: p, rng: rng,
+		small: make([]uint64, p.LWEDim), big: make([]uint64, p.GLWEDim*p.PolyDegree)}
+	for i := range sk.small {
+		sk.small[i] = rng.bit()
+	}
+	for i := range sk.big {
+		sk.big[i] = rng.bit()
+	}
+	return sk, nil
+}
+
+func (sk *SecretKey) prng() *prng {
+	if sk.rng == nil {
+		r, err := newPRNG()
+		if err != nil {
+			panic("BUG: no system entropy: " + err.Error())
+		}
+		sk.rng = r
+	}
+	return sk.rng
+}
+
+// encryptLWE writes into out (len(key)+1 words) an LWE encryption modulo
+// 2^64 of the torus value msg under key with noise sigma (absolute).
+func encryptLWE(out, key []uint64, msg uint64, sigma float64, rng *prng) {
+	n := len(key)
+	var dot uint64
+	for i := 0; i < n; i++ {
+		a := rng.uint64()
+		out[i] = a
+		dot += a & -key[i] // key bits are 0/1
+	}
+	out[n] = dot + msg + uint64(rng.gaussian(sigma))
+}
+
+// phaseLWE returns b - <a, key> modulo 2^64.
+func phaseLWE(c, key []uint64) uint64 {
+	n := len(key)
+	c = c[:n+1]
+	var dot uint64
+	for i := 0; i < n; i++ {
+		dot += c[i] & -key[i]
+	}
+	return c[n] - dot
+}
+
+// Encrypt encrypts the signed integer m, which must lie in
+// [-2^(MsgBits-1), 2^(MsgBits-1)) (other values wrap modulo 2^MsgBits
+// into the padding bit and break lookups).
+func (sk *SecretKey) Encrypt(m int64) *Ciphertext {
+	p := sk.params
+	ct := p.NewCiphertext()
+	encryptLWE(ct.c, sk.big, uint64(m)*p.delta(), p.GLWEStdDev*0x1p64, sk.prng())
+	return ct
+}
+
+// Decrypt decrypts ct to a signed integer in [-2^MsgBits, 2^MsgBits)
+// (the padding bit included, so that overflows are visible). A ciphertext
+// of another parameter set or key decrypts to garbage, never panics.
+func (sk *SecretKey) Decrypt(ct *Ciphertext) int64 {
+	p := sk.params
+	key := sk.big
+	if len(ct.c) < len(key)+1 {
+		key = key[:len(ct.c)-1]
+	}
+	if len(ct.c) == 0 {
+		return 0
+	}
+	ph := phaseLWE(ct.c[:len(key)+1], key)
+	d := p.delta()
+	v := (ph + d/2) / d // in [0, 2^(MsgBits+1)]
+	w := uint(p.MsgBits + 1)
+	return int64(v<<(64-w)) >> (64 - w) // sign-extend MsgBits+1 bits
+}
+
+// GenEvalKey generates the evaluation key (bootstrapping and key-switching
+// keys) for sk.
+func (sk *SecretKey) GenEvalKey() (*EvalKey, error) {
+	p := sk.params
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	rq, err := newRingQ(p.PolyDegree, p.Q)
+	if err != nil {
+		return nil, err
+	}
+	rng := sk.prng()
+	ek := &EvalKey{params: p}
+	ek.bsk = genBSK(p, rq, sk.small, sk.big, rng)
+	ek.ksk = genKSK(p, sk.small, sk.big, rng)
+	return ek, nil
+}
+
+// bskLen returns the number of words of the bootstrapping key.
+func (p Params) bskLen() int {
+	k1 := p.GLWEDim + 1
+	combos := 1<<p.GroupSize - 1
+	return p.LWEDim / p.GroupSize * combos * k1 * p.PBSLevels * k1 * p.PolyDegree
+}
+
+func (p Params) kskLen() int {
+	return p.GLWEDim * p.PolyDegree * p.KSLevels * (p.LWEDim + 1)
+}
+
+// gadgetQ returns round(Q / 2^(baseLog·(j+1))), the j-th gadget value in
+// the Q scale.
+func gadgetQ(q uint64, baseLog, j int) uint64 {
+	s := uint(baseLog * (j + 1))
+	if s >= 64 {
+		return 0
+	}
+	return (q + (uint64(1)<<s)/2) >> s
+}
+
+func genBSK(p Params, rq *ringQ, small, big []uint64, rng *prng) []uint64 {
+	N, k, l, g := p.PolyDegree, p.GLWEDim, p.PBSLevels, p.GroupSize
+	k1 := k + 1
+	Q := rq.Q
+	// GLWE key in NTT form.
+	sNTT := make([][]uint64, k)
+	for r := range sNTT {
+		sNTT[r] = make([]uint64, N)
+		copy(sNTT[r], big[r*N:(r+1)*N])
+		rq.ntt(sNTT[r], sNTT[r])
+	}
+	sigma := p.GLWEStdDev * float64(Q)
+	e := make([]uint64, N)
+	bsk := make([]uint64, p.bskLen())
+	combos := 1<<g - 1
+	pos := 0
+	for step := 0; step < p.LWEDim/g; step++ {
+		for c := 1; c <= combos; c++ {
+			mu := uint64(1)
+			for t := 0; t < g; t++ {
+				bit := small[step*g+t]
+				if c>>t&1 == 1 {
+					mu &= bit
+				} else {
+					mu &= 1 - bit
+				}
+			}
+			for row := 0; row < k1*l; row++ {
+				r, j := row/l, row%l
+				glwe := bsk[pos : pos+k1*N]
+				pos += k1 * N
+				body := glwe[k*N:]
+				for col := 0; col < k; col++ {
+					a := glwe[col*N : (col+1)*N]
+					for t := range a {
+						a[t] = rng.uniformMod(Q)
+					}
+					for t := range body {
+						body[t] = rq.bred(body[t] + rq.mulMod(a[t], sNTT[col][t]))
+					}
+				}
+				for t := range e {
+					x := rng.gaussian(sigma)
+					if x < 0 {
+						e[t] = Q - uint64(-x)%Q
+					} else {
+						e[t] = uint64(x) % Q
+					}
+				}
+				rq.ntt(e, e)
+				for t := range body {
+					body[t] = rq.bred(body[t] + e[t])
+				}
+				if mu == 1 {
+					gj := gadgetQ(Q, p.PBSBaseLog, j) % Q
+					dst := glwe[r*N : (r+1)*N]
+					for t := range dst {
+						dst[t] = rq.bred(dst[t] + gj)
+					}
+				}
+				for t := range glwe {
+					glwe[t] = rq.mform(glwe[t])
+				}
+			}
+		}
+	}
+	if pos != len(bsk) {
+		panic("BUG: bootstrapping key size")
+	}
+	return bsk
+}
+
+func genKSK(p Params, small, big []uint64, rng *prng) []uint64 {
+	n := p.LWEDim
+	ksk := make([]uint64, p.kskLen())
+	sigma := p.LWEStdDev * 0x1p64
+	for i, s := range big {
+		for j := 0; j < p.KSLevels; j++ {
+			sh := uint(64 - p.KSBaseLog*(j+1))
+			out := ksk[(i*p.KSLevels+j)*(n+1) : (i*p.KSLevels+j+1)*(n+1)]
+			encryptLWE(out, small, s<<sh, sigma, rng)
+		}
+	}
+	return ksk
+}
+
+// noiseAbs64 converts a relative deviation to absolute units of 2^64.
+func noiseAbs64(rel float64) float64 { return rel * math.Ldexp(1, 64) }
