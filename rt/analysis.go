@@ -1,0 +1,213 @@
+package rt
+
+import (
+	"math"
+	"math/bits"
+)
+
+// Requirements are what a circuit needs from crypto parameters under the
+// TFHE-style encoding (one signed message width for every value, each value
+// stored minus a per-value offset that centres its range).
+type Requirements struct {
+	// MsgBits is the width of the signed encoding every value fits in.
+	MsgBits int
+	// PBSBits is the widest lookup precision: max over encrypted lookups of
+	// MsgBits minus the bits the lookup drops approximately (exact
+	// rounding is folded into the table and reads all MsgBits).
+	PBSBits int
+	// MaxNorm2 is the largest 2-norm of the weights applied to fresh
+	// encryptions or lookup results before they reach a lookup or an
+	// output (1 for a lookup fed directly by another).
+	MaxNorm2 float64
+	// TLUs is the number of encrypted lookups of one evaluation.
+	TLUs int
+	// WidestOp names the lookup that sets PBSBits ("" when none).
+	WidestOp string
+	// NoisiestOp names the lookup or output that sets MaxNorm2.
+	NoisiestOp string
+}
+
+// plan is the encoding analysis behind Requirements: per-value offsets
+// and noise norms.
+type plan struct {
+	req    Requirements
+	offset []int64   // value v is encoded as x - offset[v]
+	norm2  []float64 // per value: max over elements of the weight 2-norm
+	// opNorm2[k]: for a lookup op, the 2-norm at its input.
+	opNorm2 []float64
+}
+
+// signedBits returns the width of the smallest signed (two's complement)
+// integer holding [lo, hi].
+func signedBits(lo, hi int64) int {
+	n := 0
+	if lo < 0 {
+		n = bits.Len64(uint64(^lo))
+	}
+	if hi > 0 {
+		n = max(n, bits.Len64(uint64(hi)))
+	}
+	return n + 1
+}
+
+func floorShift(x int64, d int) int64 { return x >> d }
+func ceilShift(x int64, d int) int64  { return -((-x) >> d) }
+
+// approxDomain returns the table inputs an approximately rounded lookup
+// may read for x in [lo, hi]: floor or ceiling of x/2^d.
+func approxDomain(lo, hi int64, d int) (int64, int64) {
+	return floorShift(lo, d), ceilShift(hi, d)
+}
+
+// tfheDrop returns the bits a lookup drops inside the bootstrap: exact
+// rounding is folded into the table, which then reads the whole message.
+func tfheDrop(op *Op) int {
+	if op.Rounding == RoundApprox {
+		return op.DropBits
+	}
+	return 0
+}
+
+func (c *Circuit) analyze() *plan {
+	nv := len(c.Values)
+	p := &plan{offset: make([]int64, nv), norm2: make([]float64, nv), opNorm2: make([]float64, len(c.Ops))}
+	align := make([]int, nv) // offsets must be multiples of 2^align
+	for k := range c.Ops {
+		op := &c.Ops[k]
+		if op.Kind == OpTLU {
+			align[op.In[0]] = max(align[op.In[0]], tfheDrop(op))
+		}
+	}
+	for i := range c.Values {
+		v := &c.Values[i]
+		mid := floorShift(v.Min, 1) + floorShift(v.Max, 1) + (v.Min&1+v.Max&1+1)/2 // ⌈(lo+hi)/2⌉ without overflow
+		a := align[i]
+		p.offset[i] = floorShift(mid+int64(1)<<a>>1, a) << a
+		p.req.MsgBits = max(p.req.MsgBits, signedBits(v.Min-p.offset[i], v.Max-p.offset[i]))
+	}
+	// Per-element squared norms; inputs and lookup outputs are uniform, so
+	// only Linear outputs (whose size their CSR data bounds) take memory.
+	sq := make([]normVec, nv)
+	for _, in := range c.Inputs {
+		if c.Values[in.Value].Encrypted {
+			sq[in.Value] = normVec{uniform: 1}
+		}
+	}
+	maxSq := 0.0
+	note := func(x float64, name string) {
+		if x > maxSq {
+			maxSq, p.req.NoisiestOp = x, name
+		}
+	}
+	remaining := make([]int, nv)
+	for k := range c.Ops {
+		for _, id := range c.Ops[k].In {
+			remaining[id]++
+		}
+	}
+	for k := range c.Ops {
+		op := &c.Ops[k]
+		out := &c.Values[op.Out]
+		switch op.Kind {
+		case OpLinear:
+			// Map a concatenated source index to its input and element.
+			starts := make([]int, len(op.In)+1)
+			for i, id := range op.In {
+				starts[i+1] = starts[i] + c.Values[id].Size()
+			}
+			at := func(s int) float64 {
+				i := 0
+				for starts[i+1] <= s {
+					i++
+				}
+				return sq[op.In[i]].at(s - starts[i])
+			}
+			per := make([]float64, out.Size())
+			for j := range per {
+				var acc float64
+				for t := op.RowPtr[j]; t < op.RowPtr[j+1]; t++ {
+					w := float64(op.W[t])
+					acc += w * w * at(int(op.Src[t]))
+				}
+				per[j] = acc
+			}
+			sq[op.Out] = normVec{per: per}
+		case OpTLU:
+			in := &c.Values[op.In[0]]
+			m := sq[op.In[0]].max()
+			p.opNorm2[k] = math.Sqrt(max(m, 1))
+			if out.Encrypted {
+				note(m, op.Name)
+				p.req.TLUs += out.Size()
+				sq[op.Out] = normVec{uniform: 1}
+				if d := tfheDrop(op); d > 0 {
+					lo, hi := approxDomain(in.Min, in.Max, d)
+					o := p.offset[op.In[0]] >> d
+					p.req.MsgBits = max(p.req.MsgBits, d+signedBits(lo-o, hi-o))
+				}
+			}
+		}
+		p.norm2[op.Out] = math.Sqrt(sq[op.Out].max())
+		for _, id := range op.In {
+			if remaining[id]--; remaining[id] == 0 && !c.isOutput(id) {
+				sq[id] = normVec{}
+			}
+		}
+	}
+	for _, o := range c.Outputs {
+		if c.Values[o.Value].Encrypted {
+			note(sq[o.Value].max(), "output "+o.Name)
+		}
+	}
+	for _, in := range c.Inputs {
+		p.norm2[in.Value] = 1
+	}
+	p.req.MaxNorm2 = math.Sqrt(max(maxSq, 1))
+	// Lookup precision.
+	for k := range c.Ops {
+		op := &c.Ops[k]
+		if op.Kind == OpTLU && c.Values[op.Out].Encrypted {
+			if w := p.req.MsgBits - tfheDrop(op); w > p.req.PBSBits {
+				p.req.PBSBits, p.req.WidestOp = w, op.Name
+			}
+		}
+	}
+	return p
+}
+
+// normVec holds per-element squared weight norms: per when non-nil, else
+// uniform for every element.
+type normVec struct {
+	uniform float64
+	per     []float64
+}
+
+func (v normVec) at(i int) float64 {
+	if v.per != nil {
+		return v.per[i]
+	}
+	return v.uniform
+}
+
+func (v normVec) max() float64 {
+	if v.per == nil {
+		return v.uniform
+	}
+	m := 0.0
+	for _, x := range v.per {
+		m = max(m, x)
+	}
+	return m
+}
+
+func (c *Circuit) isOutput(id ValueID) bool {
+	for _, o := range c.Outputs {
+		if o.Value == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Requirements analyses c for parameter selection.
+func (c *Circuit) Requirements() Requirements { return c.analyze().req }

@@ -1,0 +1,450 @@
+package rt
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fheir/fheir/rt/tfhe"
+)
+
+// tfheScheme adapts package rt/tfhe: one LWE ciphertext per element, every
+// value v stored as x - offset[v] in the signed MsgBits encoding, linear
+// ops as weighted sums with the offsets folded into the bias, lookups as
+// programmable bootstraps.
+type tfheScheme struct{}
+
+func (tfheScheme) name() string { return "tfhe" }
+
+// tfheParams returns the parameter set c names, with c's MsgBits.
+func tfheParams(c *Circuit) (tfhe.Params, error) {
+	if c.Params == "" {
+		return tfhe.Params{}, errf(NoParams, "circuit %q has no crypto parameters (run SelectParams)", c.Name)
+	}
+	for _, p := range tfheCatalog() {
+		if p.Name == c.Params {
+			return p.WithMsgBits(c.MsgBits), nil
+		}
+	}
+	return tfhe.Params{}, errf(WrongParams, "circuit %q names parameter set %q, which this runtime's catalog lacks", c.Name, c.Params)
+}
+
+// tfheCatalog is the catalog parameter lookup uses; tests may extend it
+// with insecure sets.
+var tfheCatalog = tfhe.Catalog
+
+func tfheErr(err error, what string) error {
+	var te *tfhe.Error
+	if errors.As(err, &te) {
+		switch te.Code {
+		case tfhe.CodeCorruptData:
+			return wrapErr(CorruptData, err, "%s", what)
+		case tfhe.CodeParamsMismatch:
+			return wrapErr(WrongParams, err, "%s", what)
+		case tfhe.CodeNoCryptoParameters:
+			return wrapErr(NoCryptoParameters, err, "%s", what)
+		case tfhe.CodeAccumulatorTooWide:
+			return wrapErr(AccumulatorTooWide, err, "%s", what)
+		}
+	}
+	return wrapErr(Unsupported, err, "%s", what)
+}
+
+func (tfheScheme) selectParams(c *Circuit, req Requirements, pe float64) (string, error) {
+	if req.TLUs == 0 {
+		// No lookup: the cheapest set wide enough for the messages.
+		req.PBSBits = 1
+	}
+	p, err := tfhe.Select(tfhe.Requirements{MsgBits: req.MsgBits, PBSBits: max(req.PBSBits, 1), MaxNorm2: req.MaxNorm2, PError: pe})
+	if err != nil {
+		return "", tfheErr(err, "circuit "+c.Name+": lookup "+quoteOr(req.WidestOp, "(none)")+" needs "+itoa(req.PBSBits)+" bits, noisiest "+quoteOr(req.NoisiestOp, "(none)")+" has weight norm "+ftoa(req.MaxNorm2))
+	}
+	return p.Name, nil
+}
+
+func (s tfheScheme) info(c *Circuit) (ParamsInfo, error) {
+	p, err := tfheParams(c)
+	if err != nil {
+		return ParamsInfo{}, err
+	}
+	pl := c.analyze()
+	worst := 0.0
+	sumFail := 0.0
+	for k := range c.Ops {
+		op := &c.Ops[k]
+		if op.Kind != OpTLU || !c.Values[op.Out].Encrypted {
+			continue
+		}
+		f := p.PFail(pl.opNorm2[k], tfheDrop(op))
+		worst = max(worst, f)
+		sumFail += f * float64(c.Values[op.Out].Size())
+	}
+	cost := time.Duration(p.Cost() * float64(time.Second))
+	kN := int64(p.GLWEDim * p.PolyDegree)
+	g := p.GroupSize
+	steps := int64((p.LWEDim + g - 1) / g)
+	combos := int64(1)<<g - 1
+	kk := int64(p.GLWEDim + 1)
+	bsk := 8 * steps * combos * kk * int64(p.PBSLevels) * kk * int64(p.PolyDegree)
+	ksk := 8 * kN * int64(p.KSLevels) * int64(p.LWEDim+1)
+	return ParamsInfo{
+		Scheme: s.name(), Name: p.Name, Desc: p.String(),
+		MsgBits: p.MsgBits, PBSBits: pl.req.PBSBits, SecurityBits: p.SecurityBits,
+		PError: worst, GlobalPError: -math.Expm1(-sumFail),
+		TLUs: pl.req.TLUs, CostPerTLU: cost, Estimate: cost * time.Duration(pl.req.TLUs),
+		Keys: KeySizes{Secret: 8 * (int64(p.LWEDim) + kN), Eval: bsk + ksk, Bootstrapping: bsk, KeySwitching: ksk, Ciphertext: 8 * (kN + 1)},
+	}, nil
+}
+
+func (tfheScheme) sigma(c *Circuit) (func(op *Op) float64, error) {
+	p, err := tfheParams(c)
+	if err != nil {
+		return nil, err
+	}
+	pl := c.analyze()
+	sig := make(map[*Op]float64)
+	for k := range c.Ops {
+		op := &c.Ops[k]
+		if op.Kind == OpTLU {
+			sig[op] = p.InputNoiseStdDev(pl.opNorm2[k], tfheDrop(op))
+		}
+	}
+	return func(op *Op) float64 { return sig[op] }, nil
+}
+
+// tfheKeys are a client's keys.
+type tfheKeys struct {
+	c  *Circuit
+	p  tfhe.Params
+	pl *plan
+	sk *tfhe.SecretKey
+	ek *tfhe.EvalKey
+}
+
+func (s tfheScheme) newKeys(c *Circuit) (clientKeys, error) {
+	p, err := tfheParams(c)
+	if err != nil {
+		return nil, err
+	}
+	sk, err := tfhe.GenSecretKey(p)
+	if err != nil {
+		return nil, tfheErr(err, "generating the secret key")
+	}
+	ek, err := sk.GenEvalKey()
+	if err != nil {
+		return nil, tfheErr(err, "generating the evaluation keys")
+	}
+	return &tfheKeys{c: c, p: p, pl: c.analyze(), sk: sk, ek: ek}, nil
+}
+
+func (s tfheScheme) loadKeys(c *Circuit, secret []byte) (clientKeys, error) {
+	p, err := tfheParams(c)
+	if err != nil {
+		return nil, err
+	}
+	sk := new(tfhe.SecretKey)
+	if err := sk.UnmarshalBinary(secret); err != nil {
+		return nil, tfheErr(err, "secret key")
+	}
+	if sk.Params().Fingerprint() != p.Fingerprint() {
+		return nil, errf(WrongParams, "secret key is for parameters %s, circuit %q uses %s", sk.Params().Name, c.Name, p.Name)
+	}
+	ek, err := sk.GenEvalKey()
+	if err != nil {
+		return nil, tfheErr(err, "generating the evaluation keys")
+	}
+	return &tfheKeys{c: c, p: p, pl: c.analyze(), sk: sk, ek: ek}, nil
+}
+
+// tfheTensor holds one ciphertext per element; it is never modified after
+// creation, so elements may be shared between tensors.
+type tfheTensor []*tfhe.Ciphertext
+
+func (t tfheTensor) Len() int { return len(t) }
+
+func (k *tfheKeys) encrypt(v ValueID, x []int64) (Tensor, error) {
+	off := k.pl.offset[v]
+	t := make(tfheTensor, len(x))
+	for i, m := range x {
+		t[i] = k.sk.Encrypt(m - off)
+	}
+	return t, nil
+}
+
+func (k *tfheKeys) decrypt(v ValueID, t Tensor) ([]int64, error) {
+	ct, ok := t.(tfheTensor)
+	if !ok {
+		return nil, errf(BadInput, "not a tfhe tensor")
+	}
+	off := k.pl.offset[v]
+	out := make([]int64, len(ct))
+	for i, c := range ct {
+		if c.Fingerprint() != k.p.Fingerprint() {
+			return nil, errf(WrongParams, "ciphertext %d is for other parameters", i)
+		}
+		out[i] = k.sk.Decrypt(c) + off
+	}
+	return out, nil
+}
+
+func marshalTFHE(t Tensor) ([]byte, error) {
+	ct, ok := t.(tfheTensor)
+	if !ok {
+		panic("BUG: marshalling a non-tfhe tensor with the tfhe scheme")
+	}
+	var w encoder
+	w.uvarint(uint64(len(ct)))
+	for _, c := range ct {
+		b, err := c.MarshalBinary()
+		if err != nil {
+			return nil, tfheErr(err, "marshalling a ciphertext")
+		}
+		w.bytes(b)
+	}
+	return w.buf, nil
+}
+
+func unmarshalTFHE(p tfhe.Params, c *Circuit, v ValueID, data []byte) (Tensor, error) {
+	r := decoder{buf: data}
+	n := r.count(1)
+	if r.err == nil && n != c.Values[v].Size() {
+		return nil, errf(BadInput, "value %s: %d ciphertexts, want %d", c.vname(v), n, c.Values[v].Size())
+	}
+	t := make(tfheTensor, n)
+	for i := range t {
+		b := r.bytes()
+		if r.err != nil {
+			break
+		}
+		ct, err := p.UnmarshalCiphertext(b)
+		if err != nil {
+			return nil, tfheErr(err, "ciphertext "+itoa(i)+" of value "+c.vname(v))
+		}
+		t[i] = ct
+	}
+	if r.err != nil || len(r.buf) != 0 {
+		return nil, errf(CorruptData, "value %s: bad ciphertext list", c.vname(v))
+	}
+	return t, nil
+}
+
+func (k *tfheKeys) marshalTensor(t Tensor) ([]byte, error) { return marshalTFHE(t) }
+func (k *tfheKeys) unmarshalTensor(v ValueID, data []byte) (Tensor, error) {
+	return unmarshalTFHE(k.p, k.c, v, data)
+}
+
+func (k *tfheKeys) evalKeys() ([]byte, error) {
+	b, err := k.ek.MarshalBinary()
+	if err != nil {
+		return nil, tfheErr(err, "marshalling the evaluation keys")
+	}
+	return b, nil
+}
+
+func (k *tfheKeys) secretKey() ([]byte, error) {
+	b, err := k.sk.MarshalBinary()
+	if err != nil {
+		return nil, tfheErr(err, "marshalling the secret key")
+	}
+	return b, nil
+}
+
+func (k *tfheKeys) sizes() KeySizes {
+	kN := int64(k.p.GLWEDim * k.p.PolyDegree)
+	return KeySizes{
+		Secret:        8 * (int64(k.p.LWEDim) + kN),
+		Eval:          int64(k.ek.SizeBytes()),
+		Bootstrapping: int64(k.ek.BootstrapKeyBytes()),
+		KeySwitching:  int64(k.ek.KeySwitchKeyBytes()),
+		Ciphertext:    8 * (kN + 1),
+	}
+}
+
+// tfheServer is the Execute backend: evaluation keys, one evaluator per
+// worker goroutine and the lookup tables of every lookup op.
+type tfheServer struct {
+	c    *Circuit
+	p    tfhe.Params
+	pl   *plan
+	evs  []*tfhe.Evaluator
+	luts map[*Op][]*tfhe.LUT
+}
+
+func (s tfheScheme) newServer(c *Circuit, evalKeys []byte, workers int) (serverBackend, error) {
+	p, err := tfheParams(c)
+	if err != nil {
+		return nil, err
+	}
+	ek := new(tfhe.EvalKey)
+	if err := ek.UnmarshalBinary(evalKeys); err != nil {
+		return nil, tfheErr(err, "evaluation keys")
+	}
+	if ek.Params().Fingerprint() != p.Fingerprint() {
+		return nil, errf(WrongParams, "evaluation keys are for parameters %s, circuit %q uses %s", ek.Params(), c.Name, p)
+	}
+	srv := &tfheServer{c: c, p: p, pl: c.analyze(), luts: make(map[*Op][]*tfhe.LUT)}
+	for range max(workers, 1) {
+		ev, err := tfhe.NewEvaluator(p, ek)
+		if err != nil {
+			return nil, tfheErr(err, "evaluator")
+		}
+		srv.evs = append(srv.evs, ev)
+	}
+	for k := range c.Ops {
+		op := &c.Ops[k]
+		if op.Kind != OpTLU {
+			continue
+		}
+		luts, err := srv.buildLUTs(op)
+		if err != nil {
+			return nil, err
+		}
+		srv.luts[op] = luts
+	}
+	return srv, nil
+}
+
+// buildLUTs makes one LUT per table of op. The bootstrap reads the input's
+// encoding m = x - offset: rounded by the approximate drop, or whole when
+// the rounding is exact (then the table rounds). Reads beyond the table
+// (approximate rounding at the edges) take the nearest entry.
+func (s *tfheServer) buildLUTs(op *Op) ([]*tfhe.LUT, error) {
+	inOff, outOff := s.pl.offset[op.In[0]], s.pl.offset[op.Out]
+	d := tfheDrop(op)
+	size := int64(len(op.Tables[0]))
+	luts := make([]*tfhe.LUT, len(op.Tables))
+	for i, t := range op.Tables {
+		f := func(v int64) int64 {
+			var r int64
+			if d > 0 {
+				r = v + inOff>>d
+			} else {
+				r = roundShift(v+inOff, op.DropBits)
+			}
+			j := min(max(r-op.Lo, 0), size-1)
+			return t[j] - outOff
+		}
+		lut, err := s.p.NewLUT(f, d)
+		if err != nil {
+			return nil, tfheErr(err, "lookup "+quoteOr(op.Name, "?")+" table "+itoa(i))
+		}
+		luts[i] = lut
+	}
+	return luts, nil
+}
+
+func (s *tfheServer) Trivial(v ValueID, x []int64) (Tensor, error) {
+	off := s.pl.offset[v]
+	t := make(tfheTensor, len(x))
+	for i, m := range x {
+		t[i] = s.p.NewCiphertext()
+		s.evs[0].Trivial(t[i], m-off)
+	}
+	return t, nil
+}
+
+// parallel runs f(ev, i) for 0 ≤ i < n on the evaluators' goroutines,
+// handing out chunks of the given size; it stops early when ctx is done.
+func (s *tfheServer) parallel(ctx context.Context, n, chunk int, f func(ev *tfhe.Evaluator, i int)) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	workers := min(len(s.evs), (n+chunk-1)/chunk)
+	for w := range workers {
+		wg.Add(1)
+		go func(ev *tfhe.Evaluator) {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				lo := int(next.Add(int64(chunk))) - chunk
+				if lo >= n {
+					return
+				}
+				for i := lo; i < min(lo+chunk, n); i++ {
+					f(ev, i)
+				}
+			}
+		}(s.evs[w])
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+func (s *tfheServer) Linear(ctx context.Context, op *Op, in []Tensor) (Tensor, error) {
+	var x tfheTensor
+	var xoff []int64
+	for i, t := range in {
+		ct := t.(tfheTensor)
+		x = append(x, ct...)
+		off := s.pl.offset[op.In[i]]
+		for range ct {
+			xoff = append(xoff, off)
+		}
+	}
+	outOff := s.pl.offset[op.Out]
+	rows := len(op.RowPtr) - 1
+	out := make(tfheTensor, rows)
+	var scratch sync.Pool
+	err := s.parallel(ctx, rows, 64, func(ev *tfhe.Evaluator, j int) {
+		lo, hi := op.RowPtr[j], op.RowPtr[j+1]
+		bias := -outOff
+		if op.Bias != nil {
+			bias += op.Bias[j]
+		}
+		for t := lo; t < hi; t++ {
+			bias += op.W[t] * xoff[op.Src[t]]
+		}
+		if hi-lo == 1 && op.W[lo] == 1 && bias == 0 {
+			out[j] = x[op.Src[lo]] // pure data movement: share the ciphertext
+			return
+		}
+		dst := s.p.NewCiphertext()
+		if hi == lo {
+			ev.Trivial(dst, bias)
+			out[j] = dst
+			return
+		}
+		buf, _ := scratch.Get().(*[]*tfhe.Ciphertext)
+		if buf == nil {
+			buf = new([]*tfhe.Ciphertext)
+		}
+		cts := (*buf)[:0]
+		for t := lo; t < hi; t++ {
+			cts = append(cts, x[op.Src[t]])
+		}
+		ev.WeightedSum(dst, cts, op.W[lo:hi], bias)
+		*buf = cts
+		scratch.Put(buf)
+		out[j] = dst
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *tfheServer) TLU(ctx context.Context, op *Op, in Tensor, tick func(int)) (Tensor, error) {
+	x := in.(tfheTensor)
+	luts := s.luts[op]
+	out := make(tfheTensor, len(x))
+	err := s.parallel(ctx, len(x), 1, func(ev *tfhe.Evaluator, j int) {
+		t := 0
+		if op.TableOf != nil {
+			t = int(op.TableOf[j])
+		}
+		dst := s.p.NewCiphertext()
+		ev.Bootstrap(dst, x[j], luts[t])
+		out[j] = dst
+		tick(1)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *tfheServer) marshalTensor(t Tensor) ([]byte, error) { return marshalTFHE(t) }
+func (s *tfheServer) unmarshalTensor(v ValueID, data []byte) (Tensor, error) {
+	return unmarshalTFHE(s.p, s.c, v, data)
+}
