@@ -84,9 +84,11 @@ func (k *fakeKeys) marshalTensor(t Tensor) ([]byte, error) { return marshalFake(
 func (k *fakeKeys) unmarshalTensor(v ValueID, data []byte) (Tensor, error) {
 	return unmarshalFake(k.c, v, data)
 }
-func (k *fakeKeys) evalKeys() ([]byte, error)  { return k.secretKey() }
-func (k *fakeKeys) secretKey() ([]byte, error) { return binary.LittleEndian.AppendUint64(nil, uint64(k.key)), nil }
-func (k *fakeKeys) sizes() KeySizes            { return KeySizes{Secret: 8, Eval: 8, Ciphertext: 8} }
+func (k *fakeKeys) evalKeys() ([]byte, error) { return k.secretKey() }
+func (k *fakeKeys) secretKey() ([]byte, error) {
+	return binary.LittleEndian.AppendUint64(nil, uint64(k.key)), nil
+}
+func (k *fakeKeys) sizes() KeySizes { return KeySizes{Secret: 8, Eval: 8, Ciphertext: 8} }
 
 // fakeServer decrypts, runs the clear backend and re-encrypts.
 type fakeServer struct {
@@ -117,7 +119,9 @@ func (s *fakeServer) seal(t Tensor) Tensor {
 	return x
 }
 
-func (s *fakeServer) Trivial(_ ValueID, x []int64) (Tensor, error) { return s.seal(clearTensor(x)), nil }
+func (s *fakeServer) Trivial(_ ValueID, x []int64) (Tensor, error) {
+	return s.seal(clearTensor(x)), nil
+}
 func (s *fakeServer) Linear(ctx context.Context, op *Op, in []Tensor) (Tensor, error) {
 	args := make([]Tensor, len(in))
 	for i, t := range in {
