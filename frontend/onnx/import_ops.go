@@ -60,10 +60,10 @@ func init() {
 		"GlobalAveragePool": lowerGlobalPool(ir.OpReduceMean), "GlobalMaxPool": lowerGlobalPool(ir.OpReduceMax),
 		"BatchNormalization": lowerBatchNorm, "LayerNormalization": lowerLayerNorm,
 		"InstanceNormalization": lowerInstanceNorm,
-		"ReduceSum": lowerReduce(ir.OpReduceSum, 13), "ReduceMean": lowerReduce(ir.OpReduceMean, 18),
+		"ReduceSum":             lowerReduce(ir.OpReduceSum, 13), "ReduceMean": lowerReduce(ir.OpReduceMean, 18),
 		"ReduceMax": lowerReduce(ir.OpReduceMax, 18), "ReduceMin": lowerReduce(ir.OpReduceMax, 18),
 		"ReduceSumSquare": lowerReduce(ir.OpReduceSum, 18),
-		"Softmax": lowerSoftmax, "LogSoftmax": lowerSoftmax,
+		"Softmax":         lowerSoftmax, "LogSoftmax": lowerSoftmax,
 
 		"Reshape": lowerReshape, "Flatten": lowerFlatten, "Squeeze": lowerSqueeze, "Unsqueeze": lowerUnsqueeze,
 		"Transpose": lowerTranspose, "Concat": lowerConcat, "Slice": lowerSlice, "Pad": lowerPad,
