@@ -46,6 +46,9 @@ const (
 	// BadNode: a node's inputs, outputs or attributes are inconsistent with
 	// its operator (wrong arity, shapes that do not broadcast, bad axis).
 	BadNode Code = "BadNode"
+	// NonConstantInput: an input that fheir needs at compile time (a shape,
+	// axes, pads, indices, a quantizer's scale) is computed at run time.
+	NonConstantInput Code = "NonConstantInput"
 )
 
 // Error is a user error in an ONNX file. Its text names the file and the

@@ -24,6 +24,9 @@ type ImportOptions struct {
 	// ClearInputs lists inputs that are not encrypted (tensor<...> instead of
 	// enc<...> parameters). By default every graph input is encrypted.
 	ClearInputs map[string]bool
+	// Constants binds graph inputs to fixed values; they become constants
+	// like initializers (for inputs that carry shapes, axes or indices).
+	Constants map[string]*Tensor
 }
 
 // ImportFloat lowers the model's graph into an IR function over float (and,
@@ -196,6 +199,16 @@ func (b *importer) params(opts ImportOptions) error {
 	var errs ErrorList
 	for _, in := range b.m.Graph.Inputs {
 		where := fmt.Sprintf("input %q", in.Name)
+		if t, ok := opts.Constants[in.Name]; ok {
+			c, err := b.constTensor(t)
+			if err != nil {
+				errs = append(errs, place(b.m.File, where, UnsupportedDType, err))
+				continue
+			}
+			c.v.Loc = in.Name
+			b.vals[in.Name] = c
+			continue
+		}
 		if in.Kind != KindTensor {
 			errs = append(errs, &Error{File: b.m.File, Where: where, Code: UnsupportedType, Msg: fmt.Sprintf("is a %v; only tensor inputs are supported", in.Kind)})
 			continue
@@ -288,7 +301,7 @@ func (b *importer) constInts(n *Node, i int) ([]int64, bool, error) {
 	}
 	c := constOf(v)
 	if c == nil {
-		return nil, false, errorf(UnsupportedOp, "input %d (%q) must be a constant", i, n.Input(i))
+		return nil, false, errorf(NonConstantInput, "input %d (%q) must be a constant", i, n.Input(i))
 	}
 	out := make([]int64, c.Len())
 	for k := range out {
@@ -305,7 +318,7 @@ func (b *importer) constScalar(n *Node, i int) (float64, bool, error) {
 	}
 	c := constOf(v)
 	if c == nil {
-		return 0, false, errorf(UnsupportedOp, "input %d (%q) must be a constant", i, n.Input(i))
+		return 0, false, errorf(NonConstantInput, "input %d (%q) must be a constant", i, n.Input(i))
 	}
 	if c.Len() != 1 {
 		return 0, false, errorf(BadNode, "input %d (%q) has %d elements, want 1", i, n.Input(i), c.Len())

@@ -179,16 +179,30 @@ func lowerPow(b *importer, n *Node, in []val) ([]val, error) {
 		return nil, err
 	}
 	x, y := in[0].v, in[1].v
-	if !x.Type.Elem.Float {
-		return nil, errorf(UnsupportedOp, "unsupported op: Pow of %v", in[0].dt)
-	}
-	if y.Type.Elem != x.Type.Elem {
-		var err error
-		if y, err = b.emit(ir.OpCast, x.Type.Elem, y.Type.Shape, []*ir.Value{y}); err != nil {
-			return nil, err
+	toF := func(v *ir.Value, e ir.Elem) (*ir.Value, error) {
+		if v.Type.Elem == e {
+			return v, nil
 		}
+		return b.emit(ir.OpCast, e, append([]int{}, v.Type.Shape...), []*ir.Value{v})
 	}
-	v, err := b.emit(ir.OpPow, x.Type.Elem, nil, []*ir.Value{x, y})
+	// Integer powers are computed in float64, exact below 2^53, and
+	// truncated back like ONNX's reference.
+	fe := x.Type.Elem
+	if !fe.Float {
+		fe = ir.F64
+	}
+	xf, err := toF(x, fe)
+	if err != nil {
+		return nil, err
+	}
+	yf, err := toF(y, fe)
+	if err != nil {
+		return nil, err
+	}
+	v, err := b.emit(ir.OpPow, fe, nil, []*ir.Value{xf, yf})
+	if err == nil && !x.Type.Elem.Float {
+		v, err = b.emit(ir.OpCast, x.Type.Elem, append([]int{}, v.Type.Shape...), []*ir.Value{v})
+	}
 	return one(v, in[0].dt), err
 }
 

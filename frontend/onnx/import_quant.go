@@ -16,7 +16,7 @@ func (b *importer) quantParams(n *Node, xs []int, scaleIn, zpIn int, axisAttr in
 	}
 	sc := constOf(sv)
 	if sc == nil {
-		return nil, nil, 0, errorf(UnsupportedOp, "unsupported op: scale %q is not a constant", n.Input(scaleIn))
+		return nil, nil, 0, errorf(NonConstantInput, "scale %q must be a constant", n.Input(scaleIn))
 	}
 	scale = sc.Floats()
 	zp = make([]int64, len(scale))
@@ -25,7 +25,7 @@ func (b *importer) quantParams(n *Node, xs []int, scaleIn, zpIn int, axisAttr in
 	} else if ok {
 		zc := constOf(zv)
 		if zc == nil {
-			return nil, nil, 0, errorf(UnsupportedOp, "unsupported op: zero point %q is not a constant", n.Input(zpIn))
+			return nil, nil, 0, errorf(NonConstantInput, "zero point %q must be a constant", n.Input(zpIn))
 		}
 		switch {
 		case zc.Len() == len(scale):

@@ -381,7 +381,7 @@ func lowerGather(b *importer, n *Node, in []val) ([]val, error) {
 	x := in[0].v
 	idx := constOf(in[1])
 	if idx == nil {
-		return nil, errorf(UnsupportedOp, "unsupported op: Gather with non-constant indices")
+		return nil, errorf(NonConstantInput, "indices %q must be a constant", n.Input(1))
 	}
 	if idx.Float {
 		return nil, errorf(BadNode, "float indices")
@@ -513,8 +513,12 @@ func lowerCast(b *importer, n *Node, in []val) ([]val, error) {
 	if !exactCastTarget(to) {
 		return nil, errorf(UnsupportedOp, "unsupported op: Cast to %v", to)
 	}
-	if !exactCastTarget(x.dt) && x.dt != Float16 && x.dt != BFloat16 {
-		return nil, errorf(UnsupportedOp, "unsupported op: Cast from %v", x.dt)
+	switch x.dt {
+	case Float16, BFloat16, Int4, Uint4, Int2, Uint2: // exact in the IR's f32 and integers
+	default:
+		if !exactCastTarget(x.dt) {
+			return nil, errorf(UnsupportedOp, "unsupported op: Cast from %v", x.dt)
+		}
 	}
 	e, err := elemOf(to)
 	if err != nil {
