@@ -285,6 +285,10 @@ func (s tfheScheme) newServer(c *Circuit, evalKeys []byte, workers int) (serverB
 	if ek.Params().Fingerprint() != p.Fingerprint() {
 		return nil, errf(WrongParams, "evaluation keys are for parameters %s, circuit %q uses %s", ek.Params(), c.Name, p)
 	}
+	return newTFHEServer(c, p, ek, workers)
+}
+
+func newTFHEServer(c *Circuit, p tfhe.Params, ek *tfhe.EvalKey, workers int) (*tfheServer, error) {
 	srv := &tfheServer{c: c, p: p, pl: c.analyze(), luts: make(map[*Op][]*tfhe.LUT)}
 	for range max(workers, 1) {
 		ev, err := tfhe.NewEvaluator(p, ek)

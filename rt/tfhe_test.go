@@ -1,0 +1,329 @@
+package rt
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/fheir/fheir/rt/tfhe"
+	"github.com/google/go-cmp/cmp"
+)
+
+// toyName names an INSECURE parameter set (small LWE dimension) that the
+// tests add to the catalog so that the adapter is exercised in seconds.
+// N = 4096 keeps 7-bit exact lookups failing with probability ~1e-20.
+const toyName = "toy-insecure-test"
+
+func toyParams() tfhe.Params {
+	return tfhe.Params{Name: toyName, MsgBits: 1, PBSBits: 8, LWEDim: 64, GLWEDim: 1, PolyDegree: 4096,
+		Q: 0x3ffffffffbe0001, GroupSize: 2, PBSBaseLog: 12, PBSLevels: 2, KSBaseLog: 4, KSLevels: 5,
+		LWEStdDev: math.Exp2(-26), GLWEStdDev: math.Exp2(-40), SecurityNote: "insecure: rt tests only"}
+}
+
+func init() {
+	real := tfheCatalog
+	tfheCatalog = func() []tfhe.Params { return append(real(), toyParams()) }
+}
+
+// withToyParams records the toy set in c (bypassing Select, which only
+// picks secure sets).
+func withToyParams(t testing.TB, c *Circuit) *Circuit {
+	c.Scheme, c.Params, c.MsgBits = "tfhe", toyName, c.Requirements().MsgBits
+	p, err := tfheParams(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := c.Requirements()
+	if pf := p.PFail(req.MaxNorm2, req.MsgBits-req.PBSBits); pf > 1e-9 {
+		t.Fatalf("toy set too noisy for %s: p_fail %g", c.Name, pf)
+	}
+	return c
+}
+
+// notReady skips when rt/tfhe still lacks a feature (stubs return
+// NotImplemented while it is being written).
+func notReady(t testing.TB, err error) {
+	var te *tfhe.Error
+	if errors.As(err, &te) && te.Code == tfhe.CodeNotImplemented {
+		t.Skipf("rt/tfhe not ready: %v", err)
+	}
+}
+
+func randInput(rng *rand.Rand) []int64 {
+	x := make([]int64, 6)
+	for i := range x {
+		x[i] = rng.Int64N(8)
+	}
+	return x
+}
+
+// TestTFHEBackendDirect runs the adapter without serialization: execute
+// equals disable bit for bit on random inputs.
+func TestTFHEBackendDirect(t *testing.T) {
+	c := withToyParams(t, twoLayer(t, RoundExact))
+	k, err := tfheScheme{}.newKeys(c)
+	if err != nil {
+		notReady(t, errors.Unwrap(err))
+		t.Fatal(err)
+	}
+	keys := k.(*tfheKeys)
+	srv, err := newTFHEServer(c, keys.p, keys.ek, 2)
+	if err != nil {
+		notReady(t, errors.Unwrap(err))
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	ctx := context.Background()
+	for range 6 {
+		x := randInput(rng)
+		in, err := keys.encrypt(c.Inputs[0].Value, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := c.evaluate(ctx, srv, []Tensor{in}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := keys.decrypt(c.Outputs[0].Value, out[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := c.Run(ctx, Disable, [][]int64{x}, nil)
+		if !cmp.Equal(got, want[0]) {
+			t.Fatalf("x=%v: execute %v, disable %v", x, got, want[0])
+		}
+		if ref := refTwoLayer(x); !cmp.Equal(got, ref) {
+			t.Fatalf("x=%v: execute %v, reference %v", x, got, ref)
+		}
+	}
+}
+
+// TestTFHEClientServer is the deployment path: serialized evaluation keys,
+// ciphertexts in and out, execute equal to disable; then the failure
+// cases (another model, other parameters, corrupted ciphertexts).
+func TestTFHEClientServer(t *testing.T) {
+	c := withToyParams(t, twoLayer(t, RoundExact))
+	cl, err := NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.GenerateKeys(nil); err != nil {
+		notReady(t, errors.Unwrap(err))
+		t.Fatal(err)
+	}
+	ek, err := cl.EvaluationKeys()
+	if err != nil {
+		notReady(t, errors.Unwrap(err))
+		t.Fatal(err)
+	}
+	srv, err := NewServer(c, ek, nil)
+	if err != nil {
+		notReady(t, errors.Unwrap(err))
+		t.Fatal(err)
+	}
+	sizes := cl.KeySizes()
+	t.Logf("toy keys: eval %s (bootstrapping %s, key switching %s), ciphertext %s, evaluation-key message %s",
+		FormatBytes(sizes.Eval), FormatBytes(sizes.Bootstrapping), FormatBytes(sizes.KeySwitching), FormatBytes(sizes.Ciphertext), FormatBytes(int64(len(ek))))
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(13, 14))
+	var in []byte
+	for range 3 {
+		x := randInput(rng)
+		in, err = cl.EncryptQuantized(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := srv.Run(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := cl.DecryptQuantized(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := c.Run(ctx, Disable, [][]int64{x}, nil)
+		if !cmp.Equal(got, want) {
+			t.Fatalf("x=%v: execute %v, disable %v", x, got, want)
+		}
+	}
+	// Keys of this model refused by another one.
+	other := withToyParams(t, twoLayer(t, RoundExact))
+	other.Ops[2].W[0]++
+	if _, err := NewServer(other, ek, nil); CodeOf(err) != WrongModel {
+		t.Errorf("another model's keys: %v, want WrongModel", err)
+	}
+	// A corrupted ciphertext byte (inside a ciphertext, past the envelope's
+	// own checksum, which is recomputed) is caught by the ciphertext's.
+	body, err := readMsg(c, KindInputs, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pos := range []int{len(body) / 3, len(body) / 2, len(body) - 3} {
+		bad := append([]byte(nil), body...)
+		bad[pos] ^= 0x08
+		if _, err := srv.Run(ctx, writeMsg(c, KindInputs, bad)); err == nil {
+			t.Errorf("corrupted ciphertext byte %d: no error", pos)
+		}
+	}
+	// Another parameter set (same model): WrongParams, from the envelope
+	// and, if it is bypassed, from the ciphertext fingerprint.
+	p2 := twoLayer(t, RoundExact)
+	withToyParams(t, p2)
+	p2.MsgBits++
+	if _, err := NewServer(p2, ek, nil); CodeOf(err) != WrongParams {
+		t.Errorf("other parameters: %v, want WrongParams", err)
+	}
+	r := decoder{buf: body}
+	r.count(1)
+	r.bool()
+	blob := r.bytes()
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if _, err := unmarshalTFHE(toyParams().WithMsgBits(c.MsgBits), c, c.Inputs[0].Value, blob); err != nil {
+		t.Errorf("the ciphertexts themselves: %v", err)
+	}
+	if _, err := unmarshalTFHE(toyParams().WithMsgBits(c.MsgBits+1), c, c.Inputs[0].Value, blob); CodeOf(err) != WrongParams {
+		t.Errorf("ciphertexts of another parameter set: %v, want WrongParams", err)
+	}
+}
+
+// TestTFHEApproxRounding checks the adapter's offsets and dropped bits on
+// one approximately rounded lookup over the whole input range: inputs off
+// a rounding boundary read exactly, inputs on one read either neighbour.
+func TestTFHEApproxRounding(t *testing.T) {
+	f := func(v int64) int64 { return 5*v - 17 }
+	c := withToyParams(t, lookupCircuit(t, 64, 2, RoundApprox, f))
+	k, err := tfheScheme{}.newKeys(c)
+	if err != nil {
+		notReady(t, errors.Unwrap(err))
+		t.Fatal(err)
+	}
+	keys := k.(*tfheKeys)
+	srv, err := newTFHEServer(c, keys.p, keys.ek, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]int64, 64)
+	for i := range x {
+		x[i] = int64(i)
+	}
+	in, _ := keys.encrypt(c.Inputs[0].Value, x)
+	out, err := c.evaluate(context.Background(), srv, []Tensor{in}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := keys.decrypt(c.Outputs[0].Value, out[0])
+	for i, v := range x {
+		exact := f((v + 2) >> 2)
+		switch {
+		case got[i] == exact:
+		case v%4 == 2 && (got[i] == f(v>>2)):
+			// On the boundary: the lower neighbour is allowed.
+		default:
+			t.Errorf("x=%d: got %d, want %d (or %d on a boundary)", v, got[i], exact, f(v>>2))
+		}
+	}
+}
+
+// benchLayer is QATSimpleNet's first layer: 12 inputs (3-bit) → dense
+// 12×30 with 3-bit weights → ReLU rounded to 4 bits (approximate).
+func benchLayer(b *testing.B) *Circuit {
+	rng := rand.New(rand.NewPCG(21, 22))
+	bl := NewBuilder("layer_30x12")
+	x := bl.Input("x", []int{1, 12}, true, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}, QMin: 0, QMax: 7})
+	h := bl.MatMul("fc1", x, randInts(rng, 12*30, -4, 3), 12, 30, randInts(rng, 30, -8, 8))
+	lo, hi := bl.Domain(h, 0)
+	drop := max(0, rangeBits(lo, hi)-4)
+	y := bl.Apply("relu", h, func(v int64) int64 { return min(max(v, 0), 7) }, drop, RoundApprox)
+	bl.Output("y", y, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}})
+	c, err := bl.Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// BenchmarkTFHELayer30x12 runs the layer in Execute mode (30 lookups) with
+// the cheapest secure parameters, GOMAXPROCS workers.
+func BenchmarkTFHELayer30x12(b *testing.B) {
+	c := benchLayer(b)
+	info, err := c.SelectParams(SelectOptions{})
+	if err != nil {
+		b.Skipf("no secure parameters yet: %v", err)
+	}
+	b.Logf("%s", info)
+	k, err := tfheScheme{}.newKeys(c)
+	if err != nil {
+		notReady(b, errors.Unwrap(err))
+		b.Fatal(err)
+	}
+	keys := k.(*tfheKeys)
+	srv, err := newTFHEServer(c, keys.p, keys.ek, (&Options{}).workers())
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := make([]int64, 12)
+	in, _ := keys.encrypt(c.Inputs[0].Value, x)
+	ctx := context.Background()
+	b.Run("linear", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := srv.Linear(ctx, &c.Ops[0], []Tensor{in}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("linear+tlu", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := c.evaluate(ctx, srv, []Tensor{in}, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestSimulateUsesParams checks that Simulate perturbs lookups at the
+// failure probability the parameters' noise model gives.
+func TestSimulateUsesParams(t *testing.T) {
+	const n = 40000
+	noisy := toyParams()
+	noisy.Name, noisy.PolyDegree = "toy-noisy-test", 512
+	real := tfheCatalog
+	defer func() { tfheCatalog = real }()
+	tfheCatalog = func() []tfhe.Params { return append(real(), noisy) }
+
+	f := func(v int64) int64 { return 2*v - 5 }
+	c := lookupCircuit(t, n, 0, RoundExact, f)
+	c.Scheme, c.Params, c.MsgBits = "tfhe", noisy.Name, c.Requirements().MsgBits
+	p, _ := tfheParams(c)
+	pf := p.PFail(1, 0)
+	if pf < 0.005 || pf > 0.5 {
+		t.Fatalf("noisy set fails with probability %g: pick another to test", pf)
+	}
+	x := make([]int64, n)
+	for i := range x {
+		x[i] = 1 + int64(i)%62
+	}
+	ctx := context.Background()
+	want, _ := c.Run(ctx, Disable, [][]int64{x}, nil)
+	got, err := c.Run(ctx, Simulate, [][]int64{x}, &Options{Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff := 0
+	for i := range x {
+		if got[0][i] != want[0][i] {
+			diff++
+		}
+	}
+	checkRate(t, "simulate with the parameters' noise", diff, n, pf)
+	info, err := c.ParamsInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(info.PError-pf) > 1e-12 || info.TLUs != n {
+		t.Errorf("ParamsInfo: p_error %g (want %g), TLUs %d", info.PError, pf, info.TLUs)
+	}
+}
