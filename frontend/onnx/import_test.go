@@ -1,0 +1,294 @@
+package onnx
+
+import (
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/fheir/fheir/frontend/onnx/onnxpb"
+	"github.com/fheir/fheir/ir"
+)
+
+// graphModel builds a one-input model (x: float32 of shape xs) with the
+// given nodes, initializers and output y (rank ys).
+type graphModel struct {
+	opset int64
+	xs    []int
+	nodes []*onnxpb.NodeProto
+	inits []*onnxpb.TensorProto
+	outs  []string
+}
+
+func (g graphModel) parse(t *testing.T) *Model {
+	t.Helper()
+	dims := make([]any, len(g.xs))
+	for i, d := range g.xs {
+		dims[i] = d
+	}
+	outs := g.outs
+	if outs == nil {
+		outs = []string{"y"}
+	}
+	gp := &onnxpb.GraphProto{
+		Name:        "g",
+		Input:       []*onnxpb.ValueInfoProto{vi("x", tensorType(Float32, dims...))},
+		Node:        g.nodes,
+		Initializer: g.inits,
+	}
+	for _, o := range outs {
+		gp.Output = append(gp.Output, vi(o, tensorType(Float32)))
+	}
+	mp := &onnxpb.ModelProto{
+		IrVersion:   8,
+		OpsetImport: []*onnxpb.OperatorSetIdProto{{Version: g.opset}, {Domain: "qonnx.custom_op.general", Version: 2}},
+		Graph:       gp,
+	}
+	m, err := Parse("m.onnx", marshal(t, mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func node(op, name string, in, out []string, attrs ...*onnxpb.AttributeProto) *onnxpb.NodeProto {
+	return &onnxpb.NodeProto{OpType: op, Name: name, Input: in, Output: out, Attribute: attrs}
+}
+
+func aInt(name string, v int64) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_INT, I: v}
+}
+
+func aInts(name string, v ...int64) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_INTS, Ints: v}
+}
+
+func aFloat(name string, v float32) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_FLOAT, F: v}
+}
+
+func fTensor(name string, dims []int64, v ...float32) *onnxpb.TensorProto {
+	return &onnxpb.TensorProto{Name: name, DataType: int32(Float32), Dims: dims, FloatData: v}
+}
+
+func iTensor(name string, dims []int64, v ...int64) *onnxpb.TensorProto {
+	return &onnxpb.TensorProto{Name: name, DataType: int32(Int64), Dims: dims, Int64Data: v}
+}
+
+// run imports m and runs it on x.
+func run(t *testing.T, m *Model, x []float64) []*ir.Tensor {
+	t.Helper()
+	f, err := m.ImportFloat(ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ir.Run(f, []*ir.Tensor{ir.NewFloats(f.Params[0].Type.Shape, x)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestUnsupportedListsAllNodes(t *testing.T) {
+	m := graphModel{opset: 19, xs: []int{1, 4}, nodes: []*onnxpb.NodeProto{
+		node("Relu", "r", []string{"x"}, []string{"a"}),
+		node("Hardmax", "hm", []string{"a"}, []string{"b"}),
+		node("Relu", "r2", []string{"b"}, []string{"c"}), // downstream of an error: not reported
+		node("LpNormalization", "", []string{"x"}, []string{"d"}),
+		node("Add", "add", []string{"c", "d"}, []string{"y"}),
+		{OpType: "Frob", Domain: "com.example", Name: "custom", Input: []string{"x"}, Output: []string{"e"}},
+	}}.parse(t)
+	_, err := m.ImportFloat(ImportOptions{})
+	l, ok := err.(ErrorList)
+	if !ok {
+		t.Fatalf("got %T %v, want an ErrorList", err, err)
+	}
+	var lines []string
+	for _, e := range l {
+		if e.Code != UnsupportedOp {
+			t.Errorf("code %s, want UnsupportedOp: %v", e.Code, e)
+		}
+		lines = append(lines, e.Error())
+	}
+	want := []string{
+		`m.onnx: node "hm" (Hardmax): unsupported op`,
+		`m.onnx: node 3 (LpNormalization): unsupported op`,
+		`m.onnx: node "custom" (Frob, com.example): unsupported op`,
+	}
+	if len(lines) != 4 || !reflect.DeepEqual(lines[:3], want) ||
+		!strings.HasPrefix(lines[3], "m.onnx: unsupported ops: Frob, Hardmax, LpNormalization; supported: Abs, Add, And, AveragePool,") {
+		t.Errorf("got\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// Brevitas' Quant: y = (clip(round_half_even(x/s + zp), lo, hi) - zp) * s,
+// values worked out by hand.
+func TestQuantSemantics(t *testing.T) {
+	x := []float64{-1.3, 0.26, 0.74, 5, 0.25, 0.75}
+	cases := []struct {
+		signed, narrow int64
+		bits, zp       float32
+		want           []float64
+	}{
+		// lo=-3, hi=3 (narrow): q = [-3, 1, 1, 3, 0, 2]
+		{1, 1, 3, 0, []float64{-1.5, 0.5, 0.5, 1.5, 0, 1}},
+		// lo=-4, hi=3: q = [-3, 1, 1, 3, 0, 2]
+		{1, 0, 3, 0, []float64{-1.5, 0.5, 0.5, 1.5, 0, 1}},
+		// unsigned 2 bits, zp=1: q = clip(round(x/s)+1, 0, 3) = [0, 2, 2, 3, 1, 3]
+		{0, 0, 2, 1, []float64{-0.5, 0.5, 0.5, 1, 0, 1}},
+		// unsigned narrow 2 bits: hi=2: q = clip(round(x/s), 0, 2) = [0, 1, 1, 2, 0, 2]
+		{0, 1, 2, 0, []float64{0, 0.5, 0.5, 1, 0, 1}},
+	}
+	for _, c := range cases {
+		m := graphModel{opset: 14, xs: []int{1, 6},
+			nodes: []*onnxpb.NodeProto{{OpType: "Quant", Domain: "qonnx.custom_op.general", Name: "q",
+				Input: []string{"x", "s", "z", "b"}, Output: []string{"y"},
+				Attribute: []*onnxpb.AttributeProto{aInt("signed", c.signed), aInt("narrow", c.narrow),
+					{Name: "rounding_mode", Type: onnxpb.AttributeProto_STRING, S: []byte("ROUND")}}}},
+			inits: []*onnxpb.TensorProto{fTensor("s", nil, 0.5), fTensor("z", nil, c.zp), fTensor("b", nil, c.bits)},
+		}.parse(t)
+		got := run(t, m, append([]float64{}, x...))[0].F
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("signed=%d narrow=%d bits=%v zp=%v: got %v, want %v", c.signed, c.narrow, c.bits, c.zp, got, c.want)
+		}
+	}
+}
+
+// A per-channel weight quantizer (scale of shape [C,1]) folds into the
+// dequantized weights; an unsupported rounding mode names the node.
+func TestQuantPerChannelAndErrors(t *testing.T) {
+	m := graphModel{opset: 14, xs: []int{1, 2},
+		nodes: []*onnxpb.NodeProto{
+			{OpType: "Quant", Domain: "qonnx.custom_op.general", Name: "wq", Input: []string{"w", "s", "z", "b"}, Output: []string{"wd"}},
+			node("MatMul", "mm", []string{"x", "wd"}, []string{"y"}),
+		},
+		inits: []*onnxpb.TensorProto{
+			fTensor("w", []int64{2, 2}, 0.3, -0.9, 2.0, 0.26),
+			fTensor("s", []int64{2, 1}, 0.5, 0.25), fTensor("z", nil, 0), fTensor("b", nil, 2),
+		},
+	}.parse(t)
+	// Row 0 (s=0.5, [-2,1]): [0.3,-0.9] -> [0.5,-1.0]; row 1 (s=0.25): [2.0,0.26] -> [0.25,0.25].
+	got := run(t, m, []float64{1, 10})[0].F
+	want := []float64{0.5*1 + 0.25*10, -1*1 + 0.25*10}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	m.Graph.Nodes[0].Attrs["rounding_mode"] = &Attr{Name: "rounding_mode", Kind: AttrString, S: "FLOOR"}
+	_, err := m.ImportFloat(ImportOptions{})
+	if err == nil || !strings.Contains(err.Error(), `m.onnx: node "wq" (Quant, qonnx.custom_op.general): unsupported op: rounding_mode "FLOOR"`) {
+		t.Errorf("got %v", err)
+	}
+}
+
+// Attributes that became inputs: Clip (opset 11), Squeeze/Unsqueeze and
+// ReduceSum axes (13), ReduceMean axes (18), Pad (11).
+func TestOpsetAttributeMigration(t *testing.T) {
+	x := []float64{-3, -1, 0.5, 2, 4, 6}
+	old := graphModel{opset: 9, xs: []int{1, 2, 3}, nodes: []*onnxpb.NodeProto{
+		node("Clip", "c", []string{"x"}, []string{"a"}, aFloat("min", -2), aFloat("max", 5)),
+		node("Squeeze", "s", []string{"a"}, []string{"b"}, aInts("axes", 0)),
+		node("ReduceSum", "r", []string{"b"}, []string{"c"}, aInts("axes", 1), aInt("keepdims", 0)),
+		node("Pad", "p", []string{"c"}, []string{"y"}, aInts("pads", 1, 0), aFloat("value", 7)),
+	}}.parse(t)
+	nw := graphModel{opset: 18, xs: []int{1, 2, 3}, nodes: []*onnxpb.NodeProto{
+		node("Clip", "c", []string{"x", "lo", "hi"}, []string{"a"}),
+		node("Squeeze", "s", []string{"a", "ax0"}, []string{"b"}),
+		node("ReduceSum", "r", []string{"b", "ax1"}, []string{"c"}, aInt("keepdims", 0)),
+		node("Pad", "p", []string{"c", "pads", "val"}, []string{"y"}),
+	}, inits: []*onnxpb.TensorProto{
+		fTensor("lo", nil, -2), fTensor("hi", nil, 5), iTensor("ax0", []int64{1}, 0), iTensor("ax1", []int64{1}, 1),
+		iTensor("pads", []int64{2}, 1, 0), fTensor("val", nil, 7),
+	}}.parse(t)
+	// clip -> [-2 -1 .5; 2 4 5]; sums over axis 1 -> [-2.5, 11]; pad 1 before with 7.
+	want := []float64{7, -2.5, 11}
+	for _, m := range []*Model{old, nw} {
+		if got := run(t, m, append([]float64{}, x...))[0].F; !reflect.DeepEqual(got, want) {
+			t.Errorf("opset %d: got %v, want %v", m.Opset(""), got, want)
+		}
+	}
+}
+
+// torch exports GELU as x * 0.5 * (1 + erf(x / sqrt(2))), with its
+// constants as Constant nodes.
+func TestErfGeluPattern(t *testing.T) {
+	cst := func(name string, v float32) *onnxpb.NodeProto {
+		return node("Constant", "", nil, []string{name}, &onnxpb.AttributeProto{Name: "value", Type: onnxpb.AttributeProto_TENSOR, T: fTensor("", nil, v)})
+	}
+	m := graphModel{opset: 14, xs: []int{1, 5}, nodes: []*onnxpb.NodeProto{
+		cst("sqrt2", float32(math.Sqrt2)), cst("one", 1), cst("half", 0.5),
+		node("Div", "", []string{"x", "sqrt2"}, []string{"d"}),
+		node("Erf", "", []string{"d"}, []string{"e"}),
+		node("Add", "", []string{"e", "one"}, []string{"a"}),
+		node("Mul", "", []string{"x", "a"}, []string{"m"}),
+		node("Mul", "", []string{"m", "half"}, []string{"y"}),
+	}}.parse(t)
+	x := []float64{-2, -0.5, 0, 0.7, 3}
+	got := run(t, m, append([]float64{}, x...))[0].F
+	for i, v := range x {
+		want := 0.5 * v * (1 + math.Erf(v/math.Sqrt2))
+		if math.Abs(got[i]-want) > 1e-6 {
+			t.Errorf("gelu(%v) = %v, want %v", v, got[i], want)
+		}
+	}
+}
+
+// A Shape -> Gather -> Unsqueeze -> Concat chain computing a Reshape target
+// folds away: the IR holds only the reshape.
+func TestShapeChainFolds(t *testing.T) {
+	m := graphModel{opset: 13, xs: []int{2, 3, 4}, nodes: []*onnxpb.NodeProto{
+		node("Shape", "", []string{"x"}, []string{"s"}),
+		node("Gather", "", []string{"s", "i0"}, []string{"g"}, aInt("axis", 0)),
+		node("Unsqueeze", "", []string{"g", "ax"}, []string{"u"}),
+		node("Concat", "", []string{"u", "minus1"}, []string{"shape"}, aInt("axis", 0)),
+		node("Reshape", "rs", []string{"x", "shape"}, []string{"y"}),
+	}, inits: []*onnxpb.TensorProto{iTensor("i0", nil, 0), iTensor("ax", []int64{1}, 0), iTensor("minus1", []int64{1}, -1)}}.parse(t)
+	f, err := m.ImportFloat(ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Body) != 1 || f.Body[0].Op != ir.OpReshape || !reflect.DeepEqual(f.Body[0].Type.Shape, []int{2, 12}) {
+		t.Errorf("got\n%s", ir.Print(f))
+	}
+}
+
+func TestImportErrorsNameTheNode(t *testing.T) {
+	m := graphModel{opset: 13, xs: []int{2, 3}, nodes: []*onnxpb.NodeProto{
+		node("Reshape", "rs", []string{"x", "shape"}, []string{"y"}),
+	}, inits: []*onnxpb.TensorProto{iTensor("shape", []int64{1}, 5)}}.parse(t)
+	_, err := m.ImportFloat(ImportOptions{})
+	if !hasCode(err, BadNode) || !strings.Contains(err.Error(), `m.onnx: node "rs" (Reshape): cannot reshape [2 3] (6 elements) to [5]`) {
+		t.Errorf("got %v", err)
+	}
+	m = graphModel{opset: 13, xs: []int{2, 3}, nodes: []*onnxpb.NodeProto{
+		node("Reshape", "rs", []string{"x", "x"}, []string{"y"}),
+	}}.parse(t)
+	if _, err := m.ImportFloat(ImportOptions{}); !hasCode(err, NonConstantInput) {
+		t.Errorf("dynamic shape: got %v", err)
+	}
+}
+
+func TestSymbolicBatch(t *testing.T) {
+	mp := testModel()
+	mp.Graph.Node = []*onnxpb.NodeProto{node("Relu", "r", []string{"x"}, []string{"y"})}
+	mp.Graph.Output[0] = vi("y", tensorType(Float32, "batch", 3))
+	m, err := Parse("m.onnx", marshal(t, mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		opts ImportOptions
+		want string
+	}{
+		{ImportOptions{}, "enc<1x3xf32>"},
+		{ImportOptions{DimSizes: map[string]int{"batch": 5}}, "enc<5x3xf32>"},
+		{ImportOptions{DefaultDim: 2, ClearInputs: map[string]bool{"x": true}}, "tensor<2x3xf32>"},
+	} {
+		f, err := m.ImportFloat(c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Params[0].Type.String(); got != c.want {
+			t.Errorf("%+v: param type %s, want %s", c.opts, got, c.want)
+		}
+	}
+}
