@@ -1,0 +1,248 @@
+package bgv
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/he/heint"
+)
+
+// SecretKey is a client's BGV secret key with its parameters; it encrypts
+// and decrypts. It is not safe for concurrent use.
+type SecretKey struct {
+	p   Params
+	hp  heint.Parameters
+	sk  *rlwe.SecretKey
+	enc *rlwe.Encryptor
+	dec *rlwe.Decryptor
+	ecd *heint.Encoder
+}
+
+// EvalKey is the server's evaluation key set: the relinearization key
+// (batch-major packing uses no rotations, so no Galois keys). It is
+// read-only and may be shared by many Evaluators.
+type EvalKey struct {
+	p   Params
+	hp  heint.Parameters
+	rlk *rlwe.RelinearizationKey
+}
+
+// GenSecretKey draws a fresh secret key for p from the operating system's
+// entropy (lattigo's key generator).
+func GenSecretKey(p Params) (*SecretKey, error) {
+	hp, err := p.Lattigo()
+	if err != nil {
+		return nil, err
+	}
+	sk := heint.NewKeyGenerator(hp).GenSecretKeyNew()
+	return newSecretKey(p, hp, sk), nil
+}
+
+func newSecretKey(p Params, hp heint.Parameters, sk *rlwe.SecretKey) *SecretKey {
+	return &SecretKey{p: p, hp: hp, sk: sk, enc: heint.NewEncryptor(hp, sk), dec: heint.NewDecryptor(hp, sk), ecd: heint.NewEncoder(hp)}
+}
+
+// Params returns the key's parameters.
+func (sk *SecretKey) Params() Params { return sk.p }
+
+// GenEvalKey derives the evaluation keys from the secret key.
+func (sk *SecretKey) GenEvalKey() *EvalKey {
+	rlk := heint.NewKeyGenerator(sk.hp).GenRelinearizationKeyNew(sk.sk)
+	return &EvalKey{p: sk.p, hp: sk.hp, rlk: rlk}
+}
+
+// Params returns the key's parameters.
+func (ek *EvalKey) Params() Params { return ek.p }
+
+// SizeBytes returns the serialized size of the relinearization key.
+func (ek *EvalKey) SizeBytes() int { return ek.rlk.BinarySize() }
+
+// Encrypt encrypts values (one per slot, at most Slots(), the rest zero)
+// at the top level with scale 1. Values are taken mod t.
+func (sk *SecretKey) Encrypt(values []int64) (*Ciphertext, error) {
+	if len(values) > sk.p.Slots() {
+		return nil, errorf(CodeBadArgument, "%d values for %d slots", len(values), sk.p.Slots())
+	}
+	pt := heint.NewPlaintext(sk.hp, sk.hp.MaxLevel())
+	if err := sk.ecd.Encode(residues(values, sk.p.T, sk.p.Slots()), pt); err != nil {
+		panic("BUG: encoding a full slot vector: " + err.Error())
+	}
+	ct, err := sk.enc.EncryptNew(pt)
+	if err != nil {
+		panic("BUG: encrypting: " + err.Error())
+	}
+	return &Ciphertext{p: sk.p, ct: ct}, nil
+}
+
+// residues returns values mod t padded with zeros to n slots.
+func residues(values []int64, t uint64, n int) []uint64 {
+	r := make([]uint64, n)
+	for i, v := range values {
+		r[i] = Mod(v, t)
+	}
+	return r
+}
+
+// Decrypt returns the first n slots of ct, centred in (-t/2, t/2].
+func (sk *SecretKey) Decrypt(ct *Ciphertext, n int) ([]int64, error) {
+	if ct.p != sk.p {
+		return nil, errorf(CodeParamsMismatch, "ciphertext for %s, key for %s", ct.p.Name(), sk.p.Name())
+	}
+	if n < 0 || n > sk.p.Slots() {
+		return nil, errorf(CodeBadArgument, "%d slots of %d", n, sk.p.Slots())
+	}
+	pt := sk.dec.DecryptNew(ct.ct)
+	r := make([]uint64, sk.p.Slots())
+	if err := sk.ecd.Decode(pt, r); err != nil {
+		return nil, errorf(CodeCorruptData, "decoding: %v", err)
+	}
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = Centre(r[i], sk.p.T)
+	}
+	return out, nil
+}
+
+// Serialization: every object is framed as
+//
+//	magic "FHEIRBGV" | version uint16 LE | kind byte | params name (uvarint
+//	length + bytes) | lattigo body (uvarint length + bytes) | SHA-256 of all before
+//
+// so that a flipped or truncated byte is detected before lattigo decodes.
+const (
+	magic   = "FHEIRBGV"
+	version = 1
+
+	kindSecretKey  = 1
+	kindEvalKey    = 2
+	kindCiphertext = 3
+)
+
+func frame(kind byte, p Params, body []byte) []byte {
+	name := p.Name()
+	b := make([]byte, 0, len(magic)+3+2*binary.MaxVarintLen64+len(name)+len(body)+sha256.Size)
+	b = append(b, magic...)
+	b = binary.LittleEndian.AppendUint16(b, version)
+	b = append(b, kind)
+	b = binary.AppendUvarint(b, uint64(len(name)))
+	b = append(b, name...)
+	b = binary.AppendUvarint(b, uint64(len(body)))
+	b = append(b, body...)
+	sum := sha256.Sum256(b)
+	return append(b, sum[:]...)
+}
+
+var kindNames = map[byte]string{kindSecretKey: "secret key", kindEvalKey: "evaluation key", kindCiphertext: "ciphertext"}
+
+// unframe checks a frame of the given kind and returns its parameters and
+// lattigo body.
+func unframe(kind byte, data []byte) (Params, []byte, error) {
+	what := kindNames[kind]
+	head := len(magic) + 3
+	if len(data) < head+sha256.Size || string(data[:len(magic)]) != magic {
+		return Params{}, nil, errorf(CodeCorruptData, "%s: not a fheir BGV object (bad magic or too short)", what)
+	}
+	n := len(data) - sha256.Size
+	if sum := sha256.Sum256(data[:n]); !bytes.Equal(sum[:], data[n:]) {
+		return Params{}, nil, errorf(CodeCorruptData, "%s: checksum mismatch (corrupted or truncated)", what)
+	}
+	if v := binary.LittleEndian.Uint16(data[len(magic):]); v != version {
+		return Params{}, nil, errorf(CodeCorruptData, "%s: format version %d, this package reads %d", what, v, version)
+	}
+	if k := data[len(magic)+2]; k != kind {
+		return Params{}, nil, errorf(CodeCorruptData, "got a %s, want a %s", kindNames[k], what)
+	}
+	rest := data[head:n]
+	field := func() []byte {
+		l, m := binary.Uvarint(rest)
+		if m <= 0 || l > uint64(len(rest)-m) {
+			return nil
+		}
+		f := rest[m : m+int(l)]
+		rest = rest[m+int(l):]
+		return f
+	}
+	name := field()
+	body := field()
+	if name == nil || body == nil || len(rest) != 0 {
+		return Params{}, nil, errorf(CodeCorruptData, "%s: bad framing", what)
+	}
+	p, err := ParseParams(string(name))
+	if err != nil {
+		return Params{}, nil, errorf(CodeCorruptData, "%s: %v", what, err)
+	}
+	return p, body, nil
+}
+
+// MarshalBinary serializes the secret key.
+func (sk *SecretKey) MarshalBinary() ([]byte, error) {
+	b, err := sk.sk.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("marshalling the secret key: %w", err)
+	}
+	return frame(kindSecretKey, sk.p, b), nil
+}
+
+// UnmarshalSecretKey decodes MarshalBinary's bytes.
+func UnmarshalSecretKey(data []byte) (*SecretKey, error) {
+	p, body, err := unframe(kindSecretKey, data)
+	if err != nil {
+		return nil, err
+	}
+	hp, err := p.Lattigo()
+	if err != nil {
+		return nil, err
+	}
+	sk := rlwe.NewSecretKey(hp)
+	if err := safeUnmarshal(sk.UnmarshalBinary, body); err != nil {
+		return nil, errorf(CodeCorruptData, "secret key: %v", err)
+	}
+	if sk.LevelQ() != hp.MaxLevelQ() || sk.LevelP() != hp.MaxLevelP() || sk.Value.Q.N() != hp.N() {
+		return nil, errorf(CodeCorruptData, "secret key: shape does not match %s", p.Name())
+	}
+	return newSecretKey(p, hp, sk), nil
+}
+
+// MarshalBinary serializes the evaluation keys.
+func (ek *EvalKey) MarshalBinary() ([]byte, error) {
+	b, err := ek.rlk.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("marshalling the relinearization key: %w", err)
+	}
+	return frame(kindEvalKey, ek.p, b), nil
+}
+
+// UnmarshalEvalKey decodes MarshalBinary's bytes.
+func UnmarshalEvalKey(data []byte) (*EvalKey, error) {
+	p, body, err := unframe(kindEvalKey, data)
+	if err != nil {
+		return nil, err
+	}
+	hp, err := p.Lattigo()
+	if err != nil {
+		return nil, err
+	}
+	rlk := rlwe.NewRelinearizationKey(hp)
+	if err := safeUnmarshal(rlk.UnmarshalBinary, body); err != nil {
+		return nil, errorf(CodeCorruptData, "evaluation key: %v", err)
+	}
+	want := rlwe.NewRelinearizationKey(hp)
+	if rlk.LevelQ() != want.LevelQ() || rlk.LevelP() != want.LevelP() || rlk.BinarySize() != want.BinarySize() {
+		return nil, errorf(CodeCorruptData, "evaluation key: shape does not match %s", p.Name())
+	}
+	return &EvalKey{p: p, hp: hp, rlk: rlk}, nil
+}
+
+// safeUnmarshal runs a lattigo decoder, turning a panic on malformed
+// input (which the checksum makes unlikely) into an error.
+func safeUnmarshal(f func([]byte) error, b []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed data: %v", r)
+		}
+	}()
+	return f(b)
+}

@@ -1,0 +1,259 @@
+package bgv
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"math/bits"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tuneinsight/lattigo/v5/he/heint"
+)
+
+// Error is an error of this package with a stable code.
+type Error struct {
+	Code string
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Msg }
+
+// Stable error codes (append-only).
+const (
+	// CodeDepthExceeded: no parameter set has the levels the circuit needs.
+	CodeDepthExceeded = "DepthExceeded"
+	// CodeNoCryptoParameters: the values are too wide for any plaintext
+	// modulus of the catalog.
+	CodeNoCryptoParameters = "NoCryptoParameters"
+	// CodeParamsMismatch: a key or ciphertext belongs to another set.
+	CodeParamsMismatch = "ParamsMismatch"
+	// CodeCorruptData: serialized bytes are truncated or corrupted.
+	CodeCorruptData = "CorruptData"
+	// CodeBadArgument: an argument is out of its documented range.
+	CodeBadArgument = "BadArgument"
+)
+
+func errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Ring degrees of the catalog and the largest log2(Q·P) each may use for
+// 128-bit security with a uniform ternary secret and Gaussian error of
+// standard deviation 3.2 (lattigo's defaults). 2^14 and 2^15: Table 1 of
+// the HomomorphicEncryption.org security standard (Albrecht et al., 2018),
+// classical 128-bit column. 2^16 is beyond that table; see PARAMS.md.
+var maxLogQP = map[int]int{14: 438, 15: 881, 16: 1770}
+
+// LogNs lists the ring degrees (log2 N) of the catalog, smallest first.
+var LogNs = []int{14, 15, 16}
+
+// MaxPlaintextBits bounds log2 t: values must fit a 31-bit prime so that
+// products of two residues fit in 62 bits during interpolation.
+const MaxPlaintextBits = 31
+
+// Params is one BGV parameter set: ring degree 2^LogN, plaintext modulus
+// T (a prime ≡ 1 mod 2N, so the plaintext space has N slots) and Levels
+// multiplicative levels (Levels+1 ciphertext moduli). The moduli sizes
+// follow from LogN and T (see moduli); the zero value is invalid.
+type Params struct {
+	LogN   int
+	T      uint64
+	Levels int
+}
+
+// moduli returns the bit sizes of the ciphertext moduli q_0..q_L and of the
+// key-switching modulus P. Measured on lattigo v5 (see PARAMS.md): after a
+// rescale the noise |m + t·e| settles near 2^(log t + 6 + (logN-14)/2);
+// q_i = log t + 18 bits keeps the baby-step giant-step polynomial
+// evaluator exact with ≥ 3 bits of margin (log t + 13 failed), q_0 holds
+// the settled noise with ≥ 16 bits to spare, and a single special prime
+// P a few bits above q_i keeps key-switching noise below the rescale noise.
+func (p Params) moduli() (q []int, pBits int) {
+	lt := bits.Len64(p.T)
+	extra := p.LogN - 14
+	qi := lt + 18 + extra
+	q0 := lt + 25 + extra
+	q = make([]int, p.Levels+1)
+	q[0] = q0
+	for i := 1; i <= p.Levels; i++ {
+		q[i] = qi
+	}
+	return q, min(qi+5, 61)
+}
+
+// LogQP returns log2(Q·P) (rounded up to whole bits per modulus).
+func (p Params) LogQP() int {
+	q, pb := p.moduli()
+	s := pb
+	for _, b := range q {
+		s += b
+	}
+	return s
+}
+
+// MaxLevels returns the most levels a set with ring degree 2^logN and
+// plaintext modulus t can have within the 128-bit bound on log2(Q·P).
+func MaxLevels(logN int, t uint64) int {
+	bound, ok := maxLogQP[logN]
+	if !ok {
+		return -1
+	}
+	q, pb := Params{LogN: logN, T: t, Levels: 1}.moduli()
+	return (bound - q[0] - pb) / q[1]
+}
+
+// Name is the set's stable name, "n<logN>-t<T>-l<Levels>".
+func (p Params) Name() string { return fmt.Sprintf("n%d-t%d-l%d", p.LogN, p.T, p.Levels) }
+
+func (p Params) String() string {
+	q, pb := p.moduli()
+	return fmt.Sprintf("BGV N=2^%d t=%d (%d bits) levels=%d logQ=%d (q0 %d + %d×%d) logP=%d logQP=%d (max %d) %d slots",
+		p.LogN, p.T, bits.Len64(p.T), p.Levels, p.LogQP()-pb, q[0], p.Levels, q[min(1, p.Levels)], pb, p.LogQP(), maxLogQP[p.LogN], p.Slots())
+}
+
+// Slots returns the number of plaintext slots (N).
+func (p Params) Slots() int { return 1 << p.LogN }
+
+// SecurityBits returns 128 when the set is within the standard's bound and
+// 0 otherwise (Validate rejects such sets).
+func (p Params) SecurityBits() int {
+	if b, ok := maxLogQP[p.LogN]; ok && p.LogQP() <= b {
+		return 128
+	}
+	return 0
+}
+
+// Validate checks that p is a catalog set: known ring degree, T a prime
+// ≡ 1 mod 2N of at most MaxPlaintextBits bits, 1 ≤ Levels and log2(Q·P)
+// within the 128-bit bound.
+func (p Params) Validate() error {
+	if _, ok := maxLogQP[p.LogN]; !ok {
+		return errorf(CodeBadArgument, "ring degree 2^%d is not in the catalog (2^14, 2^15, 2^16)", p.LogN)
+	}
+	if p.T < 3 || bits.Len64(p.T) > MaxPlaintextBits || (p.T-1)%(2<<p.LogN) != 0 || !new(big.Int).SetUint64(p.T).ProbablyPrime(20) {
+		return errorf(CodeBadArgument, "plaintext modulus %d is not a prime ≡ 1 mod 2^%d of at most %d bits", p.T, p.LogN+1, MaxPlaintextBits)
+	}
+	if p.Levels < 1 {
+		return errorf(CodeBadArgument, "%d levels, want ≥ 1", p.Levels)
+	}
+	if p.SecurityBits() < 128 {
+		return errorf(CodeBadArgument, "%s: log2(QP)=%d exceeds the 128-bit bound %d", p.Name(), p.LogQP(), maxLogQP[p.LogN])
+	}
+	return nil
+}
+
+// ParseParams parses a Name back into a validated Params.
+func ParseParams(name string) (Params, error) {
+	var p Params
+	f := strings.Split(name, "-")
+	if len(f) != 3 || !strings.HasPrefix(f[0], "n") || !strings.HasPrefix(f[1], "t") || !strings.HasPrefix(f[2], "l") {
+		return p, errorf(CodeBadArgument, "parameter set name %q, want n<logN>-t<T>-l<levels>", name)
+	}
+	n, e1 := strconv.Atoi(f[0][1:])
+	t, e2 := strconv.ParseUint(f[1][1:], 10, 64)
+	l, e3 := strconv.Atoi(f[2][1:])
+	if e1 != nil || e2 != nil || e3 != nil {
+		return p, errorf(CodeBadArgument, "parameter set name %q, want n<logN>-t<T>-l<levels>", name)
+	}
+	p = Params{LogN: n, T: t, Levels: l}
+	return p, p.Validate()
+}
+
+// PlaintextModulus returns the smallest prime t ≡ 1 mod 2^(logN+1) with
+// t > bound, or 0 when it exceeds MaxPlaintextBits bits.
+func PlaintextModulus(logN int, bound uint64) uint64 {
+	step := uint64(2) << logN
+	for t := (bound/step+1)*step + 1; bits.Len64(t) <= MaxPlaintextBits; t += step {
+		if t > bound && new(big.Int).SetUint64(t).ProbablyPrime(20) {
+			return t
+		}
+	}
+	return 0
+}
+
+// Select returns the cheapest set (smallest ring degree, then exactly the
+// levels asked) whose plaintext modulus exceeds 2·maxAbs (every value,
+// centred, stays below t/2) and which has depth levels. Errors:
+// CodeNoCryptoParameters when maxAbs is too wide for any modulus,
+// CodeDepthExceeded when no ring degree has enough levels.
+func Select(depth int, maxAbs int64) (Params, error) {
+	if maxAbs < 0 || depth < 0 {
+		return Params{}, errorf(CodeBadArgument, "depth %d, max |value| %d: want ≥ 0", depth, maxAbs)
+	}
+	most := 0
+	for _, logN := range LogNs {
+		t := PlaintextModulus(logN, 2*uint64(maxAbs))
+		if t == 0 {
+			continue
+		}
+		m := MaxLevels(logN, t)
+		most = max(most, m)
+		if m >= depth {
+			p := Params{LogN: logN, T: t, Levels: max(depth, 1)}
+			return p, p.Validate()
+		}
+	}
+	if most == 0 {
+		return Params{}, errorf(CodeNoCryptoParameters, "values up to ±%d need a plaintext modulus above %d, wider than %d bits", maxAbs, 2*maxAbs, MaxPlaintextBits)
+	}
+	return Params{}, errorf(CodeDepthExceeded, "the circuit needs %d levels, the largest set (N=2^%d) has %d", depth, LogNs[len(LogNs)-1], most)
+}
+
+// Lattigo returns the lattigo parameters of p (the moduli primes are
+// generated deterministically from their sizes).
+func (p Params) Lattigo() (heint.Parameters, error) {
+	if err := p.Validate(); err != nil {
+		return heint.Parameters{}, err
+	}
+	q, pb := p.moduli()
+	hp, err := heint.NewParametersFromLiteral(heint.ParametersLiteral{LogN: p.LogN, LogQ: q, LogP: []int{pb}, PlaintextModulus: p.T})
+	if err != nil {
+		return heint.Parameters{}, errorf(CodeBadArgument, "%s: lattigo rejects the parameters: %v", p.Name(), err)
+	}
+	return hp, nil
+}
+
+// PolyDepth returns the levels the polynomial evaluator uses for a
+// polynomial of the given degree: ceil(log2(degree+1)), 0 for constants.
+func PolyDepth(degree int) int {
+	if degree <= 0 {
+		return 0
+	}
+	return bits.Len(uint(degree))
+}
+
+// Cost model (one core, measured on this machine kind for N=2^14 with
+// ~10 moduli, scaled linearly in N and in the number of moduli): one
+// relinearized ciphertext product plus rescale, and one plaintext-scalar
+// multiply-add.
+const (
+	mulCost    = 12 * time.Millisecond
+	scalarCost = 300 * time.Microsecond
+)
+
+// LookupCost estimates the time of one polynomial evaluation of the given
+// degree on one ciphertext (all N slots at once) on one core.
+func (p Params) LookupCost(degree int) time.Duration {
+	if degree <= 0 {
+		return 0
+	}
+	scale := float64(int(1)<<p.LogN) / (1 << 14) * float64(p.Levels+1) / 10
+	d := float64(degree + 1)
+	// Baby steps: ~2^(depth/2) powers, giant steps: ~d/2^(depth/2) products.
+	nonScalar := 2*math.Sqrt(d) + float64(PolyDepth(degree))
+	return time.Duration(scale * (nonScalar*float64(mulCost) + d*float64(scalarCost)))
+}
+
+// LinearCost estimates the time of a weighted sum of terms ciphertexts.
+func (p Params) LinearCost(terms int) time.Duration {
+	scale := float64(int(1)<<p.LogN) / (1 << 14) * float64(p.Levels+1) / 10
+	return time.Duration(scale * float64(terms) * float64(scalarCost))
+}
+
+// CiphertextBytes returns the size of a fresh ciphertext (2 polynomials
+// over Levels+1 moduli, 8 bytes per coefficient).
+func (p Params) CiphertextBytes() int64 {
+	return 2 * 8 * int64(p.Slots()) * int64(p.Levels+1)
+}
