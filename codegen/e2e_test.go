@@ -1,0 +1,274 @@
+package codegen
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fheir/fheir/internal/npy"
+	"github.com/fheir/fheir/ir"
+	"github.com/fheir/fheir/rt"
+)
+
+// goEnv is the environment of the go commands run on generated code:
+// offline, this toolchain, the module cache of the repository's tests.
+func goEnv() []string {
+	return append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local")
+}
+
+func goCmd(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	cmd := exec.Command(gobin, args...)
+	cmd.Dir, cmd.Env = dir, goEnv()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("go %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errb.String())
+	}
+	t.Logf("go %s: %v", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
+	return out.String()
+}
+
+// tempModule makes a module example.com/app that requires this repository
+// through a replace directive, with the repository's requirements and
+// checksums.
+func tempModule(t *testing.T) string {
+	t.Helper()
+	repo, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gomod, err := os.ReadFile(filepath.Join(repo, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gosum, _ := os.ReadFile(filepath.Join(repo, "go.sum"))
+	var reqs []string
+	for _, line := range strings.Split(string(gomod), "\n") {
+		if strings.HasPrefix(line, "go ") || strings.HasPrefix(line, "require") || strings.HasPrefix(line, "\t") || line == ")" {
+			reqs = append(reqs, line)
+		}
+	}
+	dir := t.TempDir()
+	mod := "module example.com/app\n\n" + strings.Join(reqs, "\n") +
+		"\nrequire github.com/fheir/fheir v0.0.0-00010101000000-000000000000\n\nreplace github.com/fheir/fheir => " + repo + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.sum"), gosum, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// e2eModel is a model compiled into the temporary module.
+type e2eModel struct {
+	name   string
+	f      *ir.Func
+	c      *rt.Circuit
+	inputs [][]*ir.Tensor // samples
+	exec   bool           // parameters were found: execute runs
+}
+
+// TestGeneratedPackage compiles handmade models into a temporary module,
+// checks that the generated packages build and pass go vet, runs their
+// commands in disable mode against the IR interpreter and, when crypto
+// parameters exist, in execute mode against disable (bit for bit, through
+// serialized keys and ciphertexts).
+func TestGeneratedPackage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module with the go command (about 30 s)")
+	}
+	dir := tempModule(t)
+	rng := rand.New(rand.NewPCG(7, 7))
+	var models []*e2eModel
+	for _, name := range []string{"mlp", "conv"} {
+		f := loadFIR(t, "testdata/lower/"+name+".fir")
+		c, err := Lower(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &e2eModel{name: name, f: f, c: c}
+		if _, err := SelectParams(c, rt.SelectOptions{}); err != nil {
+			t.Logf("%s: no crypto parameters, execute mode is not tested: %v", name, err)
+		} else {
+			m.exec = true
+		}
+		gen, err := Generate(c, name, &Options{Version: "test", ImportPath: "example.com/app/out/" + name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteFiles(filepath.Join(dir, "out", name), gen); err != nil {
+			t.Fatal(err)
+		}
+		// Five samples, written as one .npy of float64 rows.
+		var data []float64
+		for range 5 {
+			in := randomInputs(f, rng)
+			m.inputs = append(m.inputs, in)
+			data = append(data, in[0].Floats()...)
+		}
+		a := &npy.Array{Shape: []int{5, len(data) / 5}, Descr: "<f8", F: data}
+		if err := npy.WriteFile(filepath.Join(dir, name+".npy"), a); err != nil {
+			t.Fatal(err)
+		}
+		models = append(models, m)
+	}
+	goCmd(t, dir, "vet", "./...")
+	goCmd(t, dir, "build", "-o", "bin/", "./...")
+
+	for _, m := range models {
+		bin := filepath.Join(dir, "bin", m.name)
+		run := func(mode string, n int) string {
+			cmd := exec.Command(bin, "--input", filepath.Join(dir, m.name+".npy"), "--mode", mode, "--n", fmt.Sprint(n))
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("%s --mode %s: %v\n%s", m.name, mode, err, errb.String())
+			}
+			t.Logf("%s --mode %s:\n%s%s", m.name, mode, out.String(), errb.String())
+			return out.String()
+		}
+		// Disable equals the IR interpreter, printed the same way.
+		var want []string
+		for i, in := range m.inputs {
+			outs, err := ir.Run(m.f, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var y [][]float64
+			for _, o := range outs {
+				y = append(y, o.Floats())
+			}
+			want = append(want, formatResult(i, y))
+		}
+		got := strings.Split(strings.TrimSpace(run("disable", 0)), "\n")
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s disable:\n got %q\nwant %q", m.name, got, want)
+		}
+		if m.exec {
+			ex := strings.Split(strings.TrimSpace(run("execute", 2)), "\n")
+			if strings.Join(ex, "\n") != strings.Join(got[:2], "\n") {
+				t.Errorf("%s execute differs from disable:\n got %q\nwant %q", m.name, ex, got[:2])
+			}
+		}
+	}
+}
+
+// formatResult prints like the generated command's printResult.
+func formatResult(i int, y [][]float64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sample %d:", i)
+	for k, out := range y {
+		if len(y) > 1 {
+			fmt.Fprintf(&b, " output %d", k)
+		}
+		b.WriteString(" [")
+		best := 0
+		for j, v := range out {
+			if j > 0 {
+				b.WriteByte(' ')
+			}
+			fmt.Fprintf(&b, "%.6g", v)
+			if v > out[best] {
+				best = j
+			}
+		}
+		b.WriteByte(']')
+		if len(out) > 1 {
+			fmt.Fprintf(&b, " argmax %d", best)
+		}
+	}
+	return b.String()
+}
+
+// TestClientServerBytes runs the client/server split in process through
+// serialized bytes only (evaluation keys, inputs, outputs), and checks
+// that execute equals disable bit for bit and that keys of another model
+// are refused. It needs crypto parameters and key serialization from the
+// runtime, and skips when they are not available.
+func TestClientServerBytes(t *testing.T) {
+	f := loadFIR(t, "testdata/lower/mlp.fir")
+	c, err := Lower(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SelectParams(c, rt.SelectOptions{}); err != nil {
+		t.Skipf("no crypto parameters for the model: %v", err)
+	}
+	blob, err := c.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server side decodes its own copy of the circuit, as a deployed
+	// server would from the generated package.
+	var sc rt.Circuit
+	if err := sc.UnmarshalBinary(blob); err != nil {
+		t.Fatal(err)
+	}
+	client, err := rt.NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.GenerateKeys(nil); err != nil {
+		t.Skipf("key generation: %v", err)
+	}
+	ek, err := client.EvaluationKeys()
+	if err != nil {
+		t.Skipf("evaluation keys: %v", err)
+	}
+	server, err := rt.NewServer(&sc, ek, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	ctx := context.Background()
+	for i := range 2 {
+		in := randomInputs(f, rng)
+		want, qin := interpret(t, f, in)
+		ct, err := client.Encrypt(floats(in)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := server.Run(ctx, ct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := client.DecryptQuantized(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear, err := c.Run(ctx, rt.Disable, qin, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range want {
+			if !equalInts(got[k], clear[k]) || !equalInts(clear[k], want[k]) {
+				t.Errorf("sample %d output %d: execute %v, disable %v, interpreter %v", i, k, got[k], clear[k], want[k])
+			}
+		}
+	}
+	// Keys of another model are refused.
+	other, err := Lower(loadFIR(t, "testdata/lower/conv.fir"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SelectParams(other, rt.SelectOptions{}); err == nil {
+		if _, err := rt.NewServer(other, ek, nil); rt.CodeOf(err) != rt.WrongModel {
+			t.Errorf("server of another model accepted the keys: %v", err)
+		}
+	}
+}
