@@ -12,11 +12,12 @@ type Requirements struct {
 	// MsgBits is the width of the signed encoding every value fits in.
 	MsgBits int
 	// PBSBits is the widest lookup precision: max over encrypted lookups of
-	// MsgBits minus the bits the lookup drops approximately (exact
-	// rounding is folded into the table and reads all MsgBits).
+	// the bits the bootstrap resolves, MsgBits minus the input's scale minus
+	// the bits dropped approximately (exact rounding is folded into the
+	// table, which then reads all the bits of the value).
 	PBSBits int
-	// MaxNorm2 is the largest 2-norm of the weights applied to fresh
-	// encryptions or lookup results before they reach a lookup or an
+	// MaxNorm2 is the largest 2-norm of the (scaled) weights applied to
+	// fresh encryptions or lookup results before they reach a lookup or an
 	// output (1 for a lookup fed directly by another).
 	MaxNorm2 float64
 	// TLUs is the number of encrypted lookups of one evaluation.
@@ -27,14 +28,21 @@ type Requirements struct {
 	NoisiestOp string
 }
 
-// plan is the encoding analysis behind Requirements: per-value offsets
-// and noise norms.
+// plan is the encoding analysis behind Requirements. Value v is encoded as
+// the signed MsgBits-wide message m = (x - offset[v]) · 2^scale[v]: the
+// offset centres the range, the scale moves narrow values to the top of the
+// message so that a lookup reading them drops the zero low bits and
+// resolves only the bits the value has. Linear ops multiply weights by
+// 2^(scale[out] - scale[in]) (never a fraction: scale[in] ≤ scale[out]).
 type plan struct {
 	req    Requirements
-	offset []int64   // value v is encoded as x - offset[v]
+	offset []int64
+	scale  []int
 	norm2  []float64 // per value: max over elements of the weight 2-norm
-	// opNorm2[k]: for a lookup op, the 2-norm at its input.
+	// Per lookup op: the 2-norm at its input and the bits the bootstrap
+	// drops (scale of the input plus approximately dropped bits).
 	opNorm2 []float64
+	opDrop  []int
 }
 
 // signedBits returns the width of the smallest signed (two's complement)
@@ -70,7 +78,8 @@ func tfheDrop(op *Op) int {
 
 func (c *Circuit) analyze() *plan {
 	nv := len(c.Values)
-	p := &plan{offset: make([]int64, nv), norm2: make([]float64, nv), opNorm2: make([]float64, len(c.Ops))}
+	p := &plan{offset: make([]int64, nv), scale: make([]int, nv), norm2: make([]float64, nv),
+		opNorm2: make([]float64, len(c.Ops)), opDrop: make([]int, len(c.Ops))}
 	align := make([]int, nv) // offsets must be multiples of 2^align
 	for k := range c.Ops {
 		op := &c.Ops[k]
@@ -78,12 +87,40 @@ func (c *Circuit) analyze() *plan {
 			align[op.In[0]] = max(align[op.In[0]], tfheDrop(op))
 		}
 	}
+	need := make([]int, nv) // bits value v needs at scale 0
 	for i := range c.Values {
 		v := &c.Values[i]
 		mid := floorShift(v.Min, 1) + floorShift(v.Max, 1) + (v.Min&1+v.Max&1+1)/2 // ⌈(lo+hi)/2⌉ without overflow
 		a := align[i]
 		p.offset[i] = floorShift(mid+int64(1)<<a>>1, a) << a
-		p.req.MsgBits = max(p.req.MsgBits, signedBits(v.Min-p.offset[i], v.Max-p.offset[i]))
+		need[i] = signedBits(v.Min-p.offset[i], v.Max-p.offset[i])
+	}
+	for k := range c.Ops {
+		op := &c.Ops[k]
+		if d := tfheDrop(op); op.Kind == OpTLU && d > 0 {
+			// An approximate read of x/2^d may land one past the rounded
+			// range: that must fit the p-bit lookup too.
+			in := &c.Values[op.In[0]]
+			lo, hi := approxDomain(in.Min, in.Max, d)
+			o := p.offset[op.In[0]] >> d
+			need[op.In[0]] = max(need[op.In[0]], d+signedBits(lo-o, hi-o))
+		}
+	}
+	for _, n := range need {
+		p.req.MsgBits = max(p.req.MsgBits, n)
+	}
+	// Scales: as large as the value allows, but an input of a Linear op
+	// may not exceed the op's output scale. Reverse order settles every
+	// output before its inputs.
+	for i := range p.scale {
+		p.scale[i] = p.req.MsgBits - need[i]
+	}
+	for k := len(c.Ops) - 1; k >= 0; k-- {
+		if op := &c.Ops[k]; op.Kind == OpLinear {
+			for _, id := range op.In {
+				p.scale[id] = min(p.scale[id], p.scale[op.Out])
+			}
+		}
 	}
 	// Per-element squared norms; inputs and lookup outputs are uniform, so
 	// only Linear outputs (whose size their CSR data bounds) take memory.
@@ -115,12 +152,14 @@ func (c *Circuit) analyze() *plan {
 			for i, id := range op.In {
 				starts[i+1] = starts[i] + c.Values[id].Size()
 			}
+			// The weight on input i is scaled by 2^(scale[out]-scale[in]).
 			at := func(s int) float64 {
 				i := 0
 				for starts[i+1] <= s {
 					i++
 				}
-				return sq[op.In[i]].at(s - starts[i])
+				f := math.Ldexp(1, p.scale[op.Out]-p.scale[op.In[i]])
+				return f * f * sq[op.In[i]].at(s-starts[i])
 			}
 			per := make([]float64, out.Size())
 			for j := range per {
@@ -133,18 +172,13 @@ func (c *Circuit) analyze() *plan {
 			}
 			sq[op.Out] = normVec{per: per}
 		case OpTLU:
-			in := &c.Values[op.In[0]]
 			m := sq[op.In[0]].max()
 			p.opNorm2[k] = math.Sqrt(max(m, 1))
+			p.opDrop[k] = p.scale[op.In[0]] + tfheDrop(op)
 			if out.Encrypted {
 				note(m, op.Name)
 				p.req.TLUs += out.Size()
 				sq[op.Out] = normVec{uniform: 1}
-				if d := tfheDrop(op); d > 0 {
-					lo, hi := approxDomain(in.Min, in.Max, d)
-					o := p.offset[op.In[0]] >> d
-					p.req.MsgBits = max(p.req.MsgBits, d+signedBits(lo-o, hi-o))
-				}
 			}
 		}
 		p.norm2[op.Out] = math.Sqrt(sq[op.Out].max())
@@ -167,7 +201,7 @@ func (c *Circuit) analyze() *plan {
 	for k := range c.Ops {
 		op := &c.Ops[k]
 		if op.Kind == OpTLU && c.Values[op.Out].Encrypted {
-			if w := p.req.MsgBits - tfheDrop(op); w > p.req.PBSBits {
+			if w := p.req.MsgBits - p.opDrop[k]; w > p.req.PBSBits {
 				p.req.PBSBits, p.req.WidestOp = w, op.Name
 			}
 		}

@@ -78,7 +78,7 @@ func (s tfheScheme) info(c *Circuit) (ParamsInfo, error) {
 		if op.Kind != OpTLU || !c.Values[op.Out].Encrypted {
 			continue
 		}
-		f := p.PFail(pl.opNorm2[k], tfheDrop(op))
+		f := p.PFail(pl.opNorm2[k], pl.opDrop[k])
 		worst = max(worst, f)
 		sumFail += f * float64(c.Values[op.Out].Size())
 	}
@@ -109,7 +109,9 @@ func (tfheScheme) sigma(c *Circuit) (func(op *Op) float64, error) {
 	for k := range c.Ops {
 		op := &c.Ops[k]
 		if op.Kind == OpTLU {
-			sig[op] = p.InputNoiseStdDev(pl.opNorm2[k], tfheDrop(op))
+			// The bootstrap reads m/2^(scale+d); perturb works in units of
+			// x/2^d, the same steps.
+			sig[op] = p.InputNoiseStdDev(pl.opNorm2[k], pl.opDrop[k])
 		}
 	}
 	return func(op *Op) float64 { return sig[op] }, nil
@@ -165,11 +167,17 @@ type tfheTensor []*tfhe.Ciphertext
 
 func (t tfheTensor) Len() int { return len(t) }
 
+// encode returns the message of element x of value v.
+func (pl *plan) encode(v ValueID, x int64) int64 { return (x - pl.offset[v]) << pl.scale[v] }
+
+// decode returns the element of value v a decrypted message m stands for
+// (rounding away the noise below the scale).
+func (pl *plan) decode(v ValueID, m int64) int64 { return roundShift(m, pl.scale[v]) + pl.offset[v] }
+
 func (k *tfheKeys) encrypt(v ValueID, x []int64) (Tensor, error) {
-	off := k.pl.offset[v]
 	t := make(tfheTensor, len(x))
 	for i, m := range x {
-		t[i] = k.sk.Encrypt(m - off)
+		t[i] = k.sk.Encrypt(k.pl.encode(v, m))
 	}
 	return t, nil
 }
@@ -179,13 +187,12 @@ func (k *tfheKeys) decrypt(v ValueID, t Tensor) ([]int64, error) {
 	if !ok {
 		return nil, errf(BadInput, "not a tfhe tensor")
 	}
-	off := k.pl.offset[v]
 	out := make([]int64, len(ct))
 	for i, c := range ct {
 		if c.Fingerprint() != k.p.Fingerprint() {
 			return nil, errf(WrongParams, "ciphertext %d is for other parameters", i)
 		}
-		out[i] = k.sk.Decrypt(c) + off
+		out[i] = k.pl.decode(v, k.sk.Decrypt(c))
 	}
 	return out, nil
 }
@@ -302,7 +309,7 @@ func newTFHEServer(c *Circuit, p tfhe.Params, ek *tfhe.EvalKey, workers int) (*t
 		if op.Kind != OpTLU {
 			continue
 		}
-		luts, err := srv.buildLUTs(op)
+		luts, err := srv.buildLUTs(k, op)
 		if err != nil {
 			return nil, err
 		}
@@ -312,11 +319,13 @@ func newTFHEServer(c *Circuit, p tfhe.Params, ek *tfhe.EvalKey, workers int) (*t
 }
 
 // buildLUTs makes one LUT per table of op. The bootstrap reads the input's
-// encoding m = x - offset: rounded by the approximate drop, or whole when
-// the rounding is exact (then the table rounds). Reads beyond the table
-// (approximate rounding at the edges) take the nearest entry.
-func (s *tfheServer) buildLUTs(op *Op) ([]*tfhe.LUT, error) {
-	inOff, outOff := s.pl.offset[op.In[0]], s.pl.offset[op.Out]
+// message m = (x - offset)·2^scale with scale+d low bits dropped, d the
+// approximately rounded bits (0 for exact rounding, which the table does).
+// Reads beyond the table (approximate rounding at the edges) take the
+// nearest entry.
+func (s *tfheServer) buildLUTs(k int, op *Op) ([]*tfhe.LUT, error) {
+	in, out := op.In[0], op.Out
+	inOff := s.pl.offset[in]
 	d := tfheDrop(op)
 	size := int64(len(op.Tables[0]))
 	luts := make([]*tfhe.LUT, len(op.Tables))
@@ -329,9 +338,9 @@ func (s *tfheServer) buildLUTs(op *Op) ([]*tfhe.LUT, error) {
 				r = roundShift(v+inOff, op.DropBits)
 			}
 			j := min(max(r-op.Lo, 0), size-1)
-			return t[j] - outOff
+			return s.pl.encode(out, t[j])
 		}
-		lut, err := s.p.NewLUT(f, d)
+		lut, err := s.p.NewLUT(f, s.pl.opDrop[k])
 		if err != nil {
 			return nil, tfheErr(err, "lookup "+quoteOr(op.Name, "?")+" table "+itoa(i))
 		}
@@ -341,11 +350,10 @@ func (s *tfheServer) buildLUTs(op *Op) ([]*tfhe.LUT, error) {
 }
 
 func (s *tfheServer) Trivial(v ValueID, x []int64) (Tensor, error) {
-	off := s.pl.offset[v]
 	t := make(tfheTensor, len(x))
 	for i, m := range x {
 		t[i] = s.p.NewCiphertext()
-		s.evs[0].Trivial(t[i], m-off)
+		s.evs[0].Trivial(t[i], s.pl.encode(v, m))
 	}
 	return t, nil
 }
@@ -376,19 +384,27 @@ func (s *tfheServer) parallel(ctx context.Context, n, chunk int, f func(ev *tfhe
 }
 
 func (s *tfheServer) Linear(ctx context.Context, op *Op, in []Tensor) (Tensor, error) {
+	// Per concatenated source: its ciphertext, its value's offset and the
+	// weight factor 2^(scale[out] - scale[in]).
 	var x tfheTensor
-	var xoff []int64
+	var xoff, xmul []int64
+	so := s.pl.scale[op.Out]
 	for i, t := range in {
 		ct := t.(tfheTensor)
 		x = append(x, ct...)
-		off := s.pl.offset[op.In[i]]
+		id := op.In[i]
 		for range ct {
-			xoff = append(xoff, off)
+			xoff = append(xoff, s.pl.offset[id])
+			xmul = append(xmul, int64(1)<<(so-s.pl.scale[id]))
 		}
 	}
 	outOff := s.pl.offset[op.Out]
 	rows := len(op.RowPtr) - 1
 	out := make(tfheTensor, rows)
+	type buf struct {
+		cts []*tfhe.Ciphertext
+		w   []int64
+	}
 	var scratch sync.Pool
 	err := s.parallel(ctx, rows, 64, func(ev *tfhe.Evaluator, j int) {
 		lo, hi := op.RowPtr[j], op.RowPtr[j+1]
@@ -399,7 +415,8 @@ func (s *tfheServer) Linear(ctx context.Context, op *Op, in []Tensor) (Tensor, e
 		for t := lo; t < hi; t++ {
 			bias += op.W[t] * xoff[op.Src[t]]
 		}
-		if hi-lo == 1 && op.W[lo] == 1 && bias == 0 {
+		bias <<= so
+		if hi-lo == 1 && op.W[lo]*xmul[op.Src[lo]] == 1 && bias == 0 {
 			out[j] = x[op.Src[lo]] // pure data movement: share the ciphertext
 			return
 		}
@@ -409,17 +426,17 @@ func (s *tfheServer) Linear(ctx context.Context, op *Op, in []Tensor) (Tensor, e
 			out[j] = dst
 			return
 		}
-		buf, _ := scratch.Get().(*[]*tfhe.Ciphertext)
-		if buf == nil {
-			buf = new([]*tfhe.Ciphertext)
+		b, _ := scratch.Get().(*buf)
+		if b == nil {
+			b = new(buf)
 		}
-		cts := (*buf)[:0]
+		b.cts, b.w = b.cts[:0], b.w[:0]
 		for t := lo; t < hi; t++ {
-			cts = append(cts, x[op.Src[t]])
+			b.cts = append(b.cts, x[op.Src[t]])
+			b.w = append(b.w, op.W[t]*xmul[op.Src[t]])
 		}
-		ev.WeightedSum(dst, cts, op.W[lo:hi], bias)
-		*buf = cts
-		scratch.Put(buf)
+		ev.WeightedSum(dst, b.cts, b.w, bias)
+		scratch.Put(b)
 		out[j] = dst
 	})
 	if err != nil {
