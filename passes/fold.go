@@ -52,7 +52,6 @@ func foldBatchnorm(s *state) error {
 				m = foldIntoDequantize(v, env)
 			}
 			if m != nil {
-				m.Loc = v.Loc
 				f.Body = append(f.Body, m)
 				f.ReplaceAll(v, m)
 				changed = true

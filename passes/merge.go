@@ -43,7 +43,6 @@ func mergeLinear(s *state) error {
 				}
 			}
 			if m != nil {
-				m.Loc = v.Loc
 				f.Body = append(f.Body, m)
 				f.ReplaceAll(v, m)
 				changed = true
@@ -122,9 +121,14 @@ func withBias(l, v *ir.Value, w *ir.Tensor, b []int64) *ir.Value {
 	if w != nil {
 		args[1] = intConst(w)
 	}
-	args = append(args, intConst(n))
-	m := newValue(l.Op, v.Type, args, append(ir.Attrs(nil), l.Attrs...), v.Loc)
-	return m
+	nonzero := len(l.Args) == 3
+	for _, x := range b {
+		nonzero = nonzero || x != 0
+	}
+	if nonzero {
+		args = append(args, intConst(n))
+	}
+	return newValue(l.Op, v.Type, args, append(ir.Attrs(nil), l.Attrs...), l.Loc)
 }
 
 func mergeBias(l, v *ir.Value) *ir.Value {
@@ -190,17 +194,17 @@ func mergeScale(l, v *ir.Value, ct *ir.Tensor) *ir.Value {
 // gemmMatrix returns gemm l's weights as a row-major [k][n] matrix.
 func gemmMatrix(l *ir.Value) (k, n int, b []int64) {
 	w := l.Args[1].ConstValue()
-	k, n = w.Shape[0], w.Shape[1]
+	r, c := w.Shape[0], w.Shape[1]
 	if l.Int("trans_b", 0) == 0 {
-		return k, n, w.I
+		return r, c, w.I
 	}
-	b = make([]int64, k*n)
-	for i := 0; i < n; i++ {
-		for j := 0; j < k; j++ {
-			b[j*n+i] = w.I[i*k+j]
+	b = make([]int64, r*c) // B[j][i] = W[i][j]
+	for i := 0; i < r; i++ {
+		for j := 0; j < c; j++ {
+			b[j*r+i] = w.I[i*c+j]
 		}
 	}
-	return n, k, b
+	return c, r, b
 }
 
 func mergeGemms(f *ir.Func, l, v *ir.Value) *ir.Value {
@@ -231,7 +235,7 @@ func mergeGemms(f *ir.Func, l, v *ir.Value) *ir.Value {
 			b[c] += b1[j] * w2[j*n2+c]
 		}
 	}
-	m := newValue(ir.OpGemm, v.Type, []*ir.Value{l.Args[0], intConst(w), intConst(ir.NewInts([]int{n2}, b))}, nil, v.Loc)
+	m := newValue(ir.OpGemm, v.Type, []*ir.Value{l.Args[0], intConst(w), intConst(ir.NewInts([]int{n2}, b))}, nil, joinLoc(l.Loc, v.Loc))
 	// The merged accumulator must be no wider than the wider of the two.
 	g := &ir.Func{Name: f.Name, Params: f.Params, Body: append(append([]*ir.Value(nil), f.Body...), m.Args[1], m.Args[2], m), Results: []*ir.Value{m}}
 	env := analyzeRanges(g)
@@ -239,4 +243,15 @@ func mergeGemms(f *ir.Func, l, v *ir.Value) *ir.Value {
 		return nil
 	}
 	return m
+}
+
+// joinLoc names a merged op after both sources.
+func joinLoc(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "+" + b
 }
