@@ -83,13 +83,15 @@ func (s tfheScheme) info(c *Circuit) (ParamsInfo, error) {
 		sumFail += f * float64(c.Values[op.Out].Size())
 	}
 	cost := time.Duration(p.Cost() * float64(time.Second))
+	// Key sizes follow rt/tfhe's layout (TestTFHEBackendDirect checks them
+	// against generated keys).
 	kN := int64(p.GLWEDim * p.PolyDegree)
 	g := p.GroupSize
 	steps := int64((p.LWEDim + g - 1) / g)
 	combos := int64(1)<<g - 1
 	kk := int64(p.GLWEDim + 1)
 	bsk := 8 * steps * combos * kk * int64(p.PBSLevels) * kk * int64(p.PolyDegree)
-	ksk := 8 * kN * int64(p.KSLevels) * int64(p.LWEDim+1)
+	ksk := 4 * kN * int64(p.KSLevels) * int64(p.LWEDim+1) // modulo 2^32
 	return ParamsInfo{
 		Scheme: s.name(), Name: p.Name, Desc: p.String(),
 		MsgBits: p.MsgBits, PBSBits: pl.req.PBSBits, SecurityBits: p.SecurityBits,

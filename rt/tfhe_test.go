@@ -74,6 +74,14 @@ func TestTFHEBackendDirect(t *testing.T) {
 		notReady(t, errors.Unwrap(err))
 		t.Fatal(err)
 	}
+	info, err := c.ParamsInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := keys.sizes(); info.Keys != got {
+		t.Errorf("ParamsInfo key sizes %+v, generated keys %+v", info.Keys, got)
+	}
+	t.Logf("%s", info)
 	rng := rand.New(rand.NewPCG(11, 12))
 	ctx := context.Background()
 	for range 6 {
