@@ -58,7 +58,7 @@ func UnmarshalCiphertext(p Params, data []byte) (*Ciphertext, error) {
 
 // checkCiphertext validates what the evaluator relies on.
 func checkCiphertext(hp heint.Parameters, ct *rlwe.Ciphertext) error {
-	if ct.MetaData == nil || ct.Degree() != 1 || ct.Level() > hp.MaxLevel() || ct.Level() < 0 || !ct.IsNTT || ct.IsBatched {
+	if ct.MetaData == nil || ct.Degree() != 1 || ct.Level() > hp.MaxLevel() || ct.Level() < 0 || !ct.IsNTT || !ct.IsBatched {
 		return errorf(CodeCorruptData, "ciphertext: not a degree-1 NTT ciphertext of these parameters")
 	}
 	if ct.Scale.Cmp(hp.DefaultScale()) != 0 {

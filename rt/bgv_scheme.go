@@ -1,0 +1,705 @@
+package rt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/bits"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fheir/fheir/rt/bgv"
+)
+
+// DepthExceeded: a circuit needs more multiplicative levels than any BGV
+// parameter set has (the message names the layers on the deepest path).
+const DepthExceeded Code = "DepthExceeded"
+
+func init() { schemes["bgv"] = bgvScheme{} }
+
+// bgvScheme adapts package rt/bgv with batch-major packing: every element
+// of a value is one ciphertext whose slot s holds that element for sample
+// s (up to N samples per evaluation). Values are stored as themselves mod
+// the plaintext modulus t (t > 2·max|value|, so the centred residue is the
+// value). Linear ops are weighted sums of ciphertexts (no rotations);
+// lookups are the interpolating polynomial over Z_t of the table on the
+// input value's exact range [Min, Max], evaluated by baby-step giant-step.
+// Results are exact: Simulate has no error to model.
+type bgvScheme struct{}
+
+func (bgvScheme) name() string { return "bgv" }
+
+// bgvPlan is the level budget of a circuit: per value the levels consumed
+// on its deepest path, per op whether a linear op rescales.
+type bgvPlan struct {
+	depth   []int  // per value
+	from    []int  // per value: the op on its deepest path that defined it (-1: input)
+	rescale []bool // per op (linear ops)
+	cost    []int  // per op: levels the op itself uses
+	maxAbs  int64  // largest |Min| or |Max| over all values
+	total   int    // levels the circuit needs
+	deepest ValueID
+}
+
+// pureMove reports whether every row of a linear op is a bias plus at most
+// one term of weight ±1: such ops leave the noise unchanged and need no
+// rescale. Any other weighted sum rescales (one level): measured on lattigo
+// v5, the polynomial evaluator fails on inputs whose noise exceeds the
+// rescale floor by more than ~2 bits (see rt/bgv/PARAMS.md).
+func pureMove(op *Op) bool {
+	for j := 0; j+1 < len(op.RowPtr); j++ {
+		n := 0
+		for t := op.RowPtr[j]; t < op.RowPtr[j+1]; t++ {
+			switch op.W[t] {
+			case 0:
+			case 1, -1:
+				n++
+			default:
+				return false
+			}
+		}
+		if n > 1 {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Circuit) bgvPlan() *bgvPlan {
+	pl := &bgvPlan{depth: make([]int, len(c.Values)), from: make([]int, len(c.Values)),
+		rescale: make([]bool, len(c.Ops)), cost: make([]int, len(c.Ops)), deepest: -1}
+	for i := range c.Values {
+		v := &c.Values[i]
+		pl.from[i] = -1
+		pl.maxAbs = max(pl.maxAbs, -v.Min, v.Max)
+	}
+	for k := range c.Ops {
+		op := &c.Ops[k]
+		d := 0
+		for _, id := range op.In {
+			d = max(d, pl.depth[id])
+		}
+		switch op.Kind {
+		case OpLinear:
+			if !pureMove(op) {
+				pl.rescale[k] = true
+				pl.cost[k] = 1
+			}
+		case OpTLU:
+			in := &c.Values[op.In[0]]
+			pl.cost[k] = bgv.PolyDepth(int(min(in.Max-in.Min, 1<<40)))
+		}
+		pl.depth[op.Out] = d + pl.cost[k]
+		pl.from[op.Out] = k
+		if pl.depth[op.Out] > pl.total || pl.deepest < 0 {
+			pl.total, pl.deepest = max(pl.total, pl.depth[op.Out]), op.Out
+		}
+	}
+	return pl
+}
+
+// path names the ops that use levels on the deepest path, inputs first.
+func (c *Circuit) bgvPath(pl *bgvPlan) string {
+	var parts []string
+	for v := pl.deepest; v >= 0 && pl.from[v] >= 0; {
+		k := pl.from[v]
+		op := &c.Ops[k]
+		if pl.cost[k] > 0 {
+			desc := fmt.Sprintf("%s (linear: 1 level)", quoteOr(op.Name, "op "+itoa(k)))
+			if op.Kind == OpTLU {
+				in := &c.Values[op.In[0]]
+				desc = fmt.Sprintf("%s (lookup on [%d,%d]: degree %d, %d levels)", quoteOr(op.Name, "op "+itoa(k)), in.Min, in.Max, in.Max-in.Min, pl.cost[k])
+			}
+			parts = append(parts, desc)
+		}
+		next := ValueID(-1)
+		for _, id := range op.In {
+			if next < 0 || pl.depth[id] > pl.depth[next] {
+				next = id
+			}
+		}
+		v = next
+	}
+	for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
+		parts[i], parts[j] = parts[j], parts[i]
+	}
+	return strings.Join(parts, ", ")
+}
+
+func bgvErr(err error, what string) error {
+	var be *bgv.Error
+	if errors.As(err, &be) {
+		switch be.Code {
+		case bgv.CodeCorruptData:
+			return wrapErr(CorruptData, err, "%s", what)
+		case bgv.CodeParamsMismatch:
+			return wrapErr(WrongParams, err, "%s", what)
+		case bgv.CodeNoCryptoParameters:
+			return wrapErr(NoCryptoParameters, err, "%s", what)
+		case bgv.CodeDepthExceeded:
+			return wrapErr(DepthExceeded, err, "%s", what)
+		}
+	}
+	return wrapErr(Unsupported, err, "%s", what)
+}
+
+func (bgvScheme) selectParams(c *Circuit, _ Requirements, _ float64) (string, error) {
+	pl := c.bgvPlan()
+	for k := range c.Ops {
+		op := &c.Ops[k]
+		if op.Kind != OpTLU {
+			continue
+		}
+		if in := &c.Values[op.In[0]]; in.Max-in.Min >= bgv.MaxDomain {
+			return "", errf(DepthExceeded, "circuit %q: lookup %s reads [%d,%d], more than the %d values a BGV lookup polynomial may span; narrow the range (round before the lookup) or use the TFHE-style backend",
+				c.Name, quoteOr(op.Name, "op "+itoa(k)), in.Min, in.Max, bgv.MaxDomain)
+		}
+	}
+	p, err := bgv.Select(pl.total, pl.maxAbs)
+	if err != nil {
+		var be *bgv.Error
+		if errors.As(err, &be) && be.Code == bgv.CodeDepthExceeded {
+			return "", wrapErr(DepthExceeded, err, "circuit %q needs %d levels on the path %s; use the TFHE-style backend (scheme \"tfhe\"), which has no depth limit",
+				c.Name, pl.total, c.bgvPath(pl))
+		}
+		return "", bgvErr(err, "circuit "+c.Name)
+	}
+	return p.Name(), nil
+}
+
+// bgvParams returns the parameter set c names.
+func bgvParams(c *Circuit) (bgv.Params, error) {
+	if c.Params == "" {
+		return bgv.Params{}, errf(NoParams, "circuit %q has no crypto parameters (run SelectParams)", c.Name)
+	}
+	p, err := bgv.ParseParams(c.Params)
+	if err != nil {
+		return bgv.Params{}, wrapErr(WrongParams, err, "circuit %q names BGV parameter set %q", c.Name, c.Params)
+	}
+	pl := c.bgvPlan()
+	if p.Levels < pl.total || p.T <= 2*uint64(pl.maxAbs) {
+		return bgv.Params{}, errf(WrongParams, "circuit %q needs %d levels and t > %d, its parameter set %s has %d levels and t = %d",
+			c.Name, pl.total, 2*pl.maxAbs, p.Name(), p.Levels, p.T)
+	}
+	return p, nil
+}
+
+func (s bgvScheme) info(c *Circuit) (ParamsInfo, error) {
+	p, err := bgvParams(c)
+	if err != nil {
+		return ParamsInfo{}, err
+	}
+	var tlus, widest int
+	var est, lookups time.Duration
+	for k := range c.Ops {
+		op := &c.Ops[k]
+		n := c.Values[op.Out].Size()
+		switch op.Kind {
+		case OpLinear:
+			est += time.Duration(n) * p.LinearCost(int(op.RowPtr[n])/max(n, 1))
+		case OpTLU:
+			in := &c.Values[op.In[0]]
+			deg := int(in.Max - in.Min)
+			widest = max(widest, bits.Len64(uint64(deg)))
+			tlus += n
+			cost := time.Duration(n) * p.LookupCost(deg)
+			lookups += cost
+			est += cost
+		}
+	}
+	per := time.Duration(0)
+	if tlus > 0 {
+		per = lookups / time.Duration(tlus)
+	}
+	L := int64(p.Levels)
+	N := int64(p.Slots())
+	// Relinearization key: one RNS digit per ciphertext modulus, each two
+	// polynomials over the L+1 ciphertext moduli and the special prime.
+	rlk := (L + 1) * 2 * (L + 2) * N * 8
+	return ParamsInfo{
+		Scheme: s.name(), Name: p.Name(),
+		Desc:    p.String() + fmt.Sprintf("; batch-major: up to %d samples per evaluation, %v per sample at full slots", N, (est / time.Duration(N)).Round(time.Microsecond)),
+		MsgBits: bits.Len64(p.T) - 1, PBSBits: widest, SecurityBits: p.SecurityBits(),
+		TLUs: tlus, CostPerTLU: per, Estimate: est,
+		Keys: KeySizes{Secret: (L + 2) * N * 8, Eval: rlk, KeySwitching: rlk, Ciphertext: p.CiphertextBytes()},
+	}, nil
+}
+
+func (bgvScheme) sigma(c *Circuit) (func(op *Op) float64, error) {
+	if _, err := bgvParams(c); err != nil {
+		return nil, err
+	}
+	return func(*Op) float64 { return 0 }, nil
+}
+
+// bgvTensor holds one ciphertext per element; Batch is the number of
+// samples in the slots (0 for a clear value broadcast to every slot).
+type bgvTensor struct {
+	cts   []*bgv.Ciphertext
+	batch int
+}
+
+func (t *bgvTensor) Len() int { return len(t.cts) }
+
+type bgvKeys struct {
+	c  *Circuit
+	p  bgv.Params
+	sk *bgv.SecretKey
+	ek *bgv.EvalKey
+}
+
+func (bgvScheme) newKeys(c *Circuit) (clientKeys, error) {
+	p, err := bgvParams(c)
+	if err != nil {
+		return nil, err
+	}
+	sk, err := bgv.GenSecretKey(p)
+	if err != nil {
+		return nil, bgvErr(err, "generating the secret key")
+	}
+	return &bgvKeys{c: c, p: p, sk: sk, ek: sk.GenEvalKey()}, nil
+}
+
+func (bgvScheme) loadKeys(c *Circuit, secret []byte) (clientKeys, error) {
+	p, err := bgvParams(c)
+	if err != nil {
+		return nil, err
+	}
+	sk, err := bgv.UnmarshalSecretKey(secret)
+	if err != nil {
+		return nil, bgvErr(err, "secret key")
+	}
+	if sk.Params() != p {
+		return nil, errf(WrongParams, "secret key is for parameters %s, circuit %q uses %s", sk.Params().Name(), c.Name, p.Name())
+	}
+	return &bgvKeys{c: c, p: p, sk: sk, ek: sk.GenEvalKey()}, nil
+}
+
+func (k *bgvKeys) encrypt(v ValueID, x []int64) (Tensor, error) {
+	xs := make([][]int64, len(x))
+	for i := range x {
+		xs[i] = x[i : i+1]
+	}
+	return k.encryptElems(xs, 1)
+}
+
+// encryptBatch encrypts samples[s] (each the value's elements) slot-wise.
+func (k *bgvKeys) encryptBatch(v ValueID, samples [][]int64) (Tensor, error) {
+	n := k.c.Values[v].Size()
+	xs := make([][]int64, n)
+	for i := range xs {
+		xs[i] = make([]int64, len(samples))
+		for s, x := range samples {
+			xs[i][s] = x[i]
+		}
+	}
+	return k.encryptElems(xs, len(samples))
+}
+
+func (k *bgvKeys) encryptElems(xs [][]int64, batch int) (Tensor, error) {
+	t := &bgvTensor{cts: make([]*bgv.Ciphertext, len(xs)), batch: batch}
+	for i, x := range xs {
+		ct, err := k.sk.Encrypt(x)
+		if err != nil {
+			return nil, bgvErr(err, "encrypting")
+		}
+		t.cts[i] = ct
+	}
+	return t, nil
+}
+
+func (k *bgvKeys) decrypt(v ValueID, t Tensor) ([]int64, error) {
+	s, err := k.decryptBatch(v, t)
+	if err != nil {
+		return nil, err
+	}
+	return s[0], nil
+}
+
+// decryptBatch returns one slice of elements per sample (one sample for
+// a broadcast clear tensor).
+func (k *bgvKeys) decryptBatch(_ ValueID, t Tensor) ([][]int64, error) {
+	bt, ok := t.(*bgvTensor)
+	if !ok {
+		return nil, errf(BadInput, "not a bgv tensor")
+	}
+	b := max(bt.batch, 1)
+	out := make([][]int64, b)
+	for s := range out {
+		out[s] = make([]int64, len(bt.cts))
+	}
+	for i, ct := range bt.cts {
+		x, err := k.sk.Decrypt(ct, b)
+		if err != nil {
+			return nil, bgvErr(err, "ciphertext "+itoa(i))
+		}
+		for s := range out {
+			out[s][i] = x[s]
+		}
+	}
+	return out, nil
+}
+
+func (k *bgvKeys) maxBatch() int { return k.p.Slots() }
+
+func marshalBGV(t Tensor) ([]byte, error) {
+	bt, ok := t.(*bgvTensor)
+	if !ok {
+		panic("BUG: marshalling a non-bgv tensor with the bgv scheme")
+	}
+	var w encoder
+	w.uvarint(uint64(bt.batch))
+	w.uvarint(uint64(len(bt.cts)))
+	for _, c := range bt.cts {
+		b, err := c.MarshalBinary()
+		if err != nil {
+			return nil, bgvErr(err, "marshalling a ciphertext")
+		}
+		w.bytes(b)
+	}
+	return w.buf, nil
+}
+
+func unmarshalBGV(p bgv.Params, c *Circuit, v ValueID, data []byte) (Tensor, error) {
+	r := decoder{buf: data}
+	batch := r.uvarint()
+	n := r.count(1)
+	if r.err == nil && (batch > uint64(p.Slots()) || n != c.Values[v].Size()) {
+		return nil, errf(BadInput, "value %s: %d ciphertexts of %d samples, want %d of at most %d", c.vname(v), n, batch, c.Values[v].Size(), p.Slots())
+	}
+	t := &bgvTensor{cts: make([]*bgv.Ciphertext, n), batch: int(batch)}
+	for i := range t.cts {
+		b := r.bytes()
+		if r.err != nil {
+			break
+		}
+		ct, err := bgv.UnmarshalCiphertext(p, b)
+		if err != nil {
+			return nil, bgvErr(err, "ciphertext "+itoa(i)+" of value "+c.vname(v))
+		}
+		t.cts[i] = ct
+	}
+	if r.err != nil || len(r.buf) != 0 {
+		return nil, errf(CorruptData, "value %s: bad ciphertext list", c.vname(v))
+	}
+	return t, nil
+}
+
+func (k *bgvKeys) marshalTensor(t Tensor) ([]byte, error) { return marshalBGV(t) }
+func (k *bgvKeys) unmarshalTensor(v ValueID, data []byte) (Tensor, error) {
+	return unmarshalBGV(k.p, k.c, v, data)
+}
+
+func (k *bgvKeys) evalKeys() ([]byte, error) {
+	b, err := k.ek.MarshalBinary()
+	if err != nil {
+		return nil, bgvErr(err, "marshalling the evaluation keys")
+	}
+	return b, nil
+}
+
+func (k *bgvKeys) secretKey() ([]byte, error) {
+	b, err := k.sk.MarshalBinary()
+	if err != nil {
+		return nil, bgvErr(err, "marshalling the secret key")
+	}
+	return b, nil
+}
+
+func (k *bgvKeys) sizes() KeySizes {
+	N := int64(k.p.Slots())
+	ev := int64(k.ek.SizeBytes())
+	return KeySizes{Secret: int64(k.p.Levels+2) * N * 8, Eval: ev, KeySwitching: ev, Ciphertext: k.p.CiphertextBytes()}
+}
+
+// bgvServer is the Execute backend: one evaluator per worker goroutine
+// and the lookup polynomials of every lookup op.
+type bgvServer struct {
+	c     *Circuit
+	p     bgv.Params
+	pl    *bgvPlan
+	evs   []*bgv.Evaluator
+	index map[*Op]int
+	polys map[*Op][]*bgv.Poly
+}
+
+func (s bgvScheme) newServer(c *Circuit, evalKeys []byte, workers int) (serverBackend, error) {
+	p, err := bgvParams(c)
+	if err != nil {
+		return nil, err
+	}
+	ek, err := bgv.UnmarshalEvalKey(evalKeys)
+	if err != nil {
+		return nil, bgvErr(err, "evaluation keys")
+	}
+	if ek.Params() != p {
+		return nil, errf(WrongParams, "evaluation keys are for parameters %s, circuit %q uses %s", ek.Params().Name(), c.Name, p.Name())
+	}
+	srv := &bgvServer{c: c, p: p, pl: c.bgvPlan(), index: make(map[*Op]int), polys: make(map[*Op][]*bgv.Poly)}
+	ev := bgv.NewEvaluator(ek)
+	srv.evs = append(srv.evs, ev)
+	for range max(workers, 1) - 1 {
+		srv.evs = append(srv.evs, ev.ShallowCopy())
+	}
+	type job struct {
+		op *Op
+		t  int
+	}
+	var jobs []job
+	for k := range c.Ops {
+		op := &c.Ops[k]
+		srv.index[op] = k
+		if op.Kind == OpTLU {
+			srv.polys[op] = make([]*bgv.Poly, len(op.Tables))
+			for t := range op.Tables {
+				jobs = append(jobs, job{op, t})
+			}
+		}
+	}
+	errs := make([]error, len(jobs))
+	_ = srv.parallel(context.Background(), len(jobs), 1, func(_ *bgv.Evaluator, i int) {
+		op, t := jobs[i].op, jobs[i].t
+		in := &c.Values[op.In[0]]
+		tab := op.Tables[t]
+		f := func(x int64) int64 { return tab[roundShift(x, op.DropBits)-op.Lo] }
+		srv.polys[op][t], errs[i] = bgv.Interpolate(p.T, in.Min, in.Max, f)
+	})
+	for i, err := range errs {
+		if err != nil {
+			return nil, bgvErr(err, "lookup "+quoteOr(jobs[i].op.Name, "?")+" table "+itoa(jobs[i].t))
+		}
+	}
+	return srv, nil
+}
+
+// parallel runs f(ev, i) for 0 ≤ i < n on the evaluators' goroutines,
+// handing out chunks of the given size; it stops early when ctx is done.
+func (s *bgvServer) parallel(ctx context.Context, n, chunk int, f func(ev *bgv.Evaluator, i int)) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range min(len(s.evs), (n+chunk-1)/chunk) {
+		wg.Add(1)
+		go func(ev *bgv.Evaluator) {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				lo := int(next.Add(int64(chunk))) - chunk
+				if lo >= n {
+					return
+				}
+				for i := lo; i < min(lo+chunk, n); i++ {
+					f(ev, i)
+				}
+			}
+		}(s.evs[w])
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+// Trivial encodes a clear value in every slot (the same for all samples).
+func (s *bgvServer) Trivial(_ ValueID, x []int64) (Tensor, error) {
+	t := &bgvTensor{cts: make([]*bgv.Ciphertext, len(x))}
+	for i, m := range x {
+		t.cts[i] = s.evs[0].Fill(m)
+	}
+	return t, nil
+}
+
+// firstErr collects the first error of parallel workers.
+type firstErr struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (e *firstErr) set(err error) {
+	e.mu.Lock()
+	if e.err == nil {
+		e.err = err
+	}
+	e.mu.Unlock()
+}
+
+func (s *bgvServer) Linear(ctx context.Context, op *Op, in []Tensor) (Tensor, error) {
+	var x []*bgv.Ciphertext
+	batch := 0
+	for _, t := range in {
+		bt := t.(*bgvTensor)
+		x = append(x, bt.cts...)
+		batch = max(batch, bt.batch)
+	}
+	rescale := s.pl.rescale[s.index[op]]
+	rows := len(op.RowPtr) - 1
+	out := &bgvTensor{cts: make([]*bgv.Ciphertext, rows), batch: batch}
+	var fe firstErr
+	err := s.parallel(ctx, rows, 4, func(ev *bgv.Evaluator, j int) {
+		lo, hi := op.RowPtr[j], op.RowPtr[j+1]
+		var bias int64
+		if op.Bias != nil {
+			bias = op.Bias[j]
+		}
+		if !rescale && hi-lo == 1 && op.W[lo] == 1 && bias == 0 {
+			out.cts[j] = x[op.Src[lo]] // pure data movement: share the ciphertext
+			return
+		}
+		cts := make([]*bgv.Ciphertext, hi-lo)
+		for t := lo; t < hi; t++ {
+			cts[t-lo] = x[op.Src[t]]
+		}
+		ct, err := ev.WeightedSum(cts, op.W[lo:hi], bias, rescale)
+		if err != nil {
+			fe.set(bgvErr(err, "row "+itoa(j)))
+			return
+		}
+		out.cts[j] = ct
+	})
+	if err != nil {
+		return nil, err
+	}
+	if fe.err != nil {
+		return nil, fe.err
+	}
+	return out, nil
+}
+
+func (s *bgvServer) TLU(ctx context.Context, op *Op, in Tensor, tick func(int)) (Tensor, error) {
+	x := in.(*bgvTensor)
+	polys := s.polys[op]
+	out := &bgvTensor{cts: make([]*bgv.Ciphertext, len(x.cts)), batch: x.batch}
+	var fe firstErr
+	err := s.parallel(ctx, len(x.cts), 1, func(ev *bgv.Evaluator, j int) {
+		t := 0
+		if op.TableOf != nil {
+			t = int(op.TableOf[j])
+		}
+		ct, err := ev.Lookup(x.cts[j], polys[t])
+		if err != nil {
+			fe.set(bgvErr(err, "element "+itoa(j)))
+			return
+		}
+		out.cts[j] = ct
+		tick(1)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if fe.err != nil {
+		return nil, fe.err
+	}
+	return out, nil
+}
+
+func (s *bgvServer) marshalTensor(t Tensor) ([]byte, error) { return marshalBGV(t) }
+func (s *bgvServer) unmarshalTensor(v ValueID, data []byte) (Tensor, error) {
+	return unmarshalBGV(s.p, s.c, v, data)
+}
+
+// batchKeys are client keys that pack many samples per ciphertext.
+type batchKeys interface {
+	encryptBatch(v ValueID, samples [][]int64) (Tensor, error)
+	decryptBatch(v ValueID, t Tensor) ([][]int64, error)
+	maxBatch() int
+}
+
+// MaxBatch returns how many samples one encrypted evaluation can carry:
+// the slot count for a batch-major scheme (BGV), 1 otherwise or before
+// keys exist.
+func (cl *Client) MaxBatch() int {
+	if bk, ok := cl.keys.(batchKeys); ok {
+		return bk.maxBatch()
+	}
+	return 1
+}
+
+// EncryptQuantizedBatch encrypts a batch of samples (samples[s] holds one
+// quantized slice per input, as EncryptQuantized takes) for one Server.Run
+// that evaluates them all at once. It needs a batching scheme (BGV) and at
+// most MaxBatch samples; clear inputs must be equal in every sample.
+func (cl *Client) EncryptQuantizedBatch(samples [][][]int64) ([]byte, error) {
+	if err := cl.ready(); err != nil {
+		return nil, err
+	}
+	bk, ok := cl.keys.(batchKeys)
+	if !ok {
+		return nil, errf(Unsupported, "scheme %q encrypts one sample per evaluation (use EncryptQuantized)", cl.c.Scheme)
+	}
+	if len(samples) == 0 || len(samples) > bk.maxBatch() {
+		return nil, errf(BadInput, "batch of %d samples, want 1 to %d", len(samples), bk.maxBatch())
+	}
+	for s, q := range samples {
+		if err := cl.c.checkQuantized(q); err != nil {
+			return nil, fmt.Errorf("sample %d: %w", s, err)
+		}
+	}
+	ids := make([]ValueID, len(cl.c.Inputs))
+	ts := make([]Tensor, len(ids))
+	for i, in := range cl.c.Inputs {
+		ids[i] = in.Value
+		col := make([][]int64, len(samples))
+		for s := range samples {
+			col[s] = samples[s][i]
+		}
+		if !cl.c.Values[in.Value].Encrypted {
+			for s := range col {
+				if !slices.Equal(col[s], col[0]) {
+					return nil, errf(BadInput, "clear input %d %q differs between samples 0 and %d", i, in.Name, s)
+				}
+			}
+			ts[i] = clearTensor(col[0])
+			continue
+		}
+		t, err := bk.encryptBatch(in.Value, col)
+		if err != nil {
+			return nil, err
+		}
+		ts[i] = t
+	}
+	body, err := encodeTensors(cl.c, ids, ts, cl.keys.marshalTensor)
+	if err != nil {
+		return nil, err
+	}
+	return writeMsg(cl.c, KindInputs, body), nil
+}
+
+// DecryptQuantizedBatch decrypts the result of a batched Server.Run:
+// out[s][i] is output i of sample s.
+func (cl *Client) DecryptQuantizedBatch(data []byte) ([][][]int64, error) {
+	if err := cl.ready(); err != nil {
+		return nil, err
+	}
+	bk, ok := cl.keys.(batchKeys)
+	if !ok {
+		return nil, errf(Unsupported, "scheme %q decrypts one sample per evaluation (use DecryptQuantized)", cl.c.Scheme)
+	}
+	body, err := readMsg(cl.c, KindOutputs, data)
+	if err != nil {
+		return nil, err
+	}
+	ids := cl.c.outputIDs()
+	ts, err := decodeTensors(cl.c, ids, body, cl.keys.unmarshalTensor)
+	if err != nil {
+		return nil, err
+	}
+	var out [][][]int64
+	for i, t := range ts {
+		x, err := bk.decryptBatch(ids[i], t)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			out = make([][][]int64, len(x))
+			for s := range out {
+				out[s] = make([][]int64, len(ts))
+			}
+		}
+		if len(x) != len(out) {
+			return nil, errf(BadInput, "output %d carries %d samples, output 0 %d", i, len(x), len(out))
+		}
+		for s := range x {
+			out[s][i] = x[s]
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,199 @@
+package rt
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// bgvTwoLayer is a two-layer network small enough for N=2^14 (10 levels):
+// 3 inputs in [0,3] → dense 3×4 (weights in {-1,0,1}) → per-channel
+// lookups clamp(round(v/2) + ch - 1, 0, 3) → dense 4×2 → lookup.
+func bgvTwoLayer(t testing.TB) *Circuit {
+	b := NewBuilder("bgv_two_layer")
+	x := b.Input("x", []int{1, 3}, true, Quant{Scale: []float64{0.5}, ZeroPoint: []int64{0}, QMin: 0, QMax: 3})
+	h := b.MatMul("fc1", x, []int64{
+		1, -1, 0, 1,
+		-1, 1, 1, 0,
+		1, 0, -1, 1,
+	}, 3, 4, []int64{0, 1, -1, 0})
+	a := b.ApplyPerChannel("act1", h, 1, func(ch int, v int64) int64 { return min(max(v+int64(ch)-1, 0), 3) }, 1, RoundExact)
+	o := b.MatMul("fc2", a, []int64{
+		1, 0,
+		-1, 1,
+		0, -1,
+		0, 0,
+	}, 4, 2, nil)
+	y := b.Apply("act2", o, func(v int64) int64 { return v*v - 2*v }, 0, RoundExact)
+	b.Output("y", y, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}})
+	c, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Scheme = "bgv"
+	if _, err := c.SelectParams(SelectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestBGVPlan(t *testing.T) {
+	c := bgvTwoLayer(t)
+	pl := c.bgvPlan()
+	// fc1 rescales (1 level); its columns span [-3,6], [-2,4], [-4,2] and
+	// [0,6], so act1 reads [-4,6]: degree 10, 4 levels. fc2 (1), act2
+	// reads [-3,3]: degree 6, 3 levels.
+	if pl.total != 9 {
+		t.Errorf("depth %d, want 9 (path %s)", pl.total, c.bgvPath(pl))
+	}
+	if c.Params != "n14-t65537-l9" {
+		t.Errorf("params %q, want n14-t65537-l9", c.Params)
+	}
+	pi, err := c.ParamsInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pi.Scheme != "bgv" || pi.SecurityBits != 128 || pi.TLUs != 6 || pi.Estimate <= 0 {
+		t.Errorf("info %+v", pi)
+	}
+}
+
+// TestBGVExecuteEqualsDisable runs the two-layer circuit through a Client
+// and a Server on a batch of samples and on a single sample: every output
+// equals the clear run.
+func TestBGVExecuteEqualsDisable(t *testing.T) {
+	c := bgvTwoLayer(t)
+	cl, err := NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.GenerateKeys(nil); err != nil {
+		t.Fatal(err)
+	}
+	ek, err := cl.EvaluationKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(c, ek, &Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cl.MaxBatch() != 1<<14 {
+		t.Errorf("MaxBatch %d, want 2^14", cl.MaxBatch())
+	}
+	// All 64 inputs of the domain, then random ones.
+	rng := rand.New(rand.NewPCG(9, 10))
+	var samples [][][]int64
+	for i := range 200 {
+		x := []int64{int64(i & 3), int64(i >> 2 & 3), int64(i >> 4 & 3)}
+		if i >= 64 {
+			x = []int64{rng.Int64N(4), rng.Int64N(4), rng.Int64N(4)}
+		}
+		samples = append(samples, [][]int64{x})
+	}
+	in, err := cl.EncryptQuantizedBatch(samples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := srv.Run(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cl.DecryptQuantizedBatch(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(samples) {
+		t.Fatalf("%d samples back, want %d", len(got), len(samples))
+	}
+	distinct := map[int64]bool{}
+	for s, q := range samples {
+		want, err := c.Run(context.Background(), Disable, q, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !cmp.Equal(got[s], want) {
+			t.Fatalf("sample %d x=%v: execute %v, disable %v", s, q[0], got[s], want)
+		}
+		for _, v := range want[0] {
+			distinct[v] = true
+		}
+	}
+	if len(distinct) < 3 {
+		t.Errorf("only %d distinct outputs: the test network is degenerate", len(distinct))
+	}
+	// One sample through the plain API.
+	x := []int64{3, 0, 2}
+	in, err = cl.EncryptQuantized(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err = srv.Run(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	one, err := cl.DecryptQuantized(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := c.Run(context.Background(), Disable, [][]int64{x}, nil)
+	if !cmp.Equal(one, want) {
+		t.Errorf("single sample: execute %v, disable %v", one, want)
+	}
+
+	// Corrupted evaluation keys and ciphertexts give errors, not panics.
+	for _, pos := range []int{len(ek) / 2, len(ek) - 1, 12} {
+		bad := append([]byte(nil), ek...)
+		bad[pos] ^= 0x20
+		if _, err := NewServer(c, bad, nil); CodeOf(err) != CorruptData && CodeOf(err) != UnsupportedVersion {
+			t.Errorf("eval keys with byte %d flipped: %v, want CorruptData", pos, err)
+		}
+	}
+	bad := append([]byte(nil), in...)
+	bad[len(bad)/2] ^= 1
+	if _, err := srv.Run(context.Background(), bad); CodeOf(err) != CorruptData {
+		t.Errorf("inputs with a flipped byte: %v, want CorruptData", err)
+	}
+	if _, err := cl.DecryptQuantized(out[:len(out)-5]); CodeOf(err) != CorruptData {
+		t.Errorf("truncated outputs: %v, want CorruptData", err)
+	}
+	// The secret key round-trips.
+	skb, err := cl.SecretKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl2, _ := NewClient(c)
+	if err := cl2.LoadSecretKey(skb); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := cl2.DecryptQuantized(out); err != nil || !cmp.Equal(again, want) {
+		t.Errorf("reloaded key decrypts %v, %v; want %v", again, err, want)
+	}
+}
+
+func TestBGVDepthExceeded(t *testing.T) {
+	b := NewBuilder("deep")
+	x := b.Input("x", []int{4}, true, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}, QMin: -100, QMax: 100})
+	for i := range 6 {
+		h := b.MatMul("fc"+itoa(i), x, []int64{1, 2, -1, 3, 2, 1, 1, -2, 1, 1, 1, 1, 3, 0, 0, 1}, 4, 4, nil)
+		x = b.Apply("act"+itoa(i), h, func(v int64) int64 { return min(max(v, -100), 100) }, 0, RoundExact)
+	}
+	b.Output("y", x, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}})
+	c, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Scheme = "bgv"
+	_, err = c.SelectParams(SelectOptions{})
+	if !errors.Is(err, DepthExceeded) {
+		t.Fatalf("got %v, want DepthExceeded", err)
+	}
+	for _, want := range []string{`"fc0"`, `"act5"`, "TFHE"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+}
