@@ -221,7 +221,7 @@ func (s bgvScheme) info(c *Circuit) (ParamsInfo, error) {
 	rlk := (L + 1) * 2 * (L + 2) * N * 8
 	return ParamsInfo{
 		Scheme: s.name(), Name: p.Name(),
-		Desc:    p.String() + fmt.Sprintf("; batch-major: up to %d samples per evaluation, %v per sample at full slots", N, (est / time.Duration(N)).Round(time.Microsecond)),
+		Desc:    p.String() + fmt.Sprintf("; batch-major: up to %d samples per evaluation, %v per sample at full slots", N, (est/time.Duration(N)).Round(time.Microsecond)),
 		MsgBits: bits.Len64(p.T) - 1, PBSBits: widest, SecurityBits: p.SecurityBits(),
 		TLUs: tlus, CostPerTLU: per, Estimate: est,
 		Keys: KeySizes{Secret: (L + 2) * N * 8, Eval: rlk, KeySwitching: rlk, Ciphertext: p.CiphertextBytes()},
