@@ -331,8 +331,17 @@ func (b *importer) constScalar(n *Node, i int) (float64, bool, error) {
 // An op whose operands are all constant is evaluated now and becomes a
 // constant.
 func (b *importer) emit(op ir.Op, e ir.Elem, shape []int, args []*ir.Value, attrs ...ir.Attr) (*ir.Value, error) {
+	return b.emitFold(true, op, e, shape, args, attrs...)
+}
+
+// maxFoldElems bounds the size of a constant folded at import.
+const maxFoldElems = 1 << 24
+
+// emitFold is emit; with fold false, an op on constants stays an op (the
+// dequantize of quantized weights, which quantization needs to see).
+func (b *importer) emitFold(fold bool, op ir.Op, e ir.Elem, shape []int, args []*ir.Value, attrs ...ir.Attr) (*ir.Value, error) {
 	secret := false
-	allConst := len(args) > 0
+	allConst := fold && len(args) > 0
 	for _, a := range args {
 		secret = secret || a.Type.Secret
 		allConst = allConst && a.Op == ir.OpConst
@@ -351,7 +360,7 @@ func (b *importer) emit(op ir.Op, e ir.Elem, shape []int, args []*ir.Value, attr
 		}
 		v.Type.Shape = s
 	}
-	if allConst {
+	if allConst && v.Type.Size() <= maxFoldElems {
 		g := &ir.Func{Name: "fold", Body: append(append([]*ir.Value{}, args...), v), Results: []*ir.Value{v}}
 		out, err := ir.Run(g, nil)
 		if err != nil {

@@ -82,8 +82,10 @@ func (b *importer) quantize(x *ir.Value, e ir.Elem, scale []float64, zp []int64,
 		ir.IntAttr("axis", int64(axis)), ir.IntAttr("qmin", lo), ir.IntAttr("qmax", hi))
 }
 
+// dequantize emits a dequantize. It is not folded when q is constant: the
+// integer weights and their scale stay visible to quantization.
 func (b *importer) dequantize(q *ir.Value, fe ir.Elem, scale []float64, zp []int64, axis int) (*ir.Value, error) {
-	return b.emit(ir.OpDequantize, fe, nil, []*ir.Value{q}, ir.FloatsAttr("scale", scale), ir.IntsAttr("zero_point", zp),
+	return b.emitFold(false, ir.OpDequantize, fe, nil, []*ir.Value{q}, ir.FloatsAttr("scale", scale), ir.IntsAttr("zero_point", zp),
 		ir.IntAttr("axis", int64(axis)))
 }
 

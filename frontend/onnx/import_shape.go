@@ -577,7 +577,7 @@ func lowerConstantOfShape(b *importer, n *Node, in []val) ([]val, error) {
 	shape := make([]int, len(spec))
 	size := 1
 	for i, d := range spec {
-		if d < 0 || d > math.MaxInt32 || (d > 0 && size > math.MaxInt32/int(d)) {
+		if d < 0 || d > maxFoldElems || (d > 0 && size > maxFoldElems/int(d)) {
 			return nil, errorf(BadNode, "bad shape %v", spec)
 		}
 		shape[i] = int(d)
@@ -649,7 +649,7 @@ func lowerRange(b *importer, n *Node, in []val) ([]val, error) {
 		return nil, errorf(BadNode, "delta is 0")
 	}
 	cnt := math.Ceil((p[1] - p[0]) / p[2])
-	if cnt > math.MaxInt32 {
+	if cnt > maxFoldElems {
 		return nil, errorf(BadNode, "range of %v elements", cnt)
 	}
 	k := int(max(cnt, 0))

@@ -330,3 +330,23 @@ func TestTruncated(t *testing.T) {
 		t.Error("no truncation gave an error")
 	}
 }
+
+// FuzzImport checks that ImportFloat on any parseable model returns a
+// function or an error, never panics. Seeds: the fixtures and test models.
+func FuzzImport(f *testing.F) {
+	seeds, _ := filepath.Glob(filepath.Join(fixtures, "*.onnx"))
+	more, _ := filepath.Glob(filepath.Join(conformance, "onnx-node", "test_[a-c]*", "model.onnx"))
+	for _, s := range append(seeds, more...) {
+		if data, err := os.ReadFile(s); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add(marshal(f, testModel()))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Parse("fuzz.onnx", data)
+		if err != nil {
+			return
+		}
+		m.ImportFloat(ImportOptions{})
+	})
+}
