@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/fheir/fheir/ir"
+	"github.com/fheir/fheir/passes"
 )
 
 // netBuilder writes float fake-quant networks the way frontend/onnx lowers
@@ -151,6 +152,10 @@ func checkLowering(t *testing.T, f *ir.Func, samples int, inScale float64) *ir.F
 	if msg := integerOnly(low); msg != "" {
 		t.Errorf("lowered function is not integer-only: %s\n%s", msg, ir.Print(low))
 	}
+	piped := low.Clone()
+	if err := passes.Run(piped, "default", nil); err != nil {
+		t.Fatalf("default pipeline on the lowered function: %v\n%s", err, ir.Print(low))
+	}
 	rnd := rand.New(rand.NewSource(1))
 	worst := 0.0
 	for s := 0; s < samples; s++ {
@@ -162,6 +167,17 @@ func checkLowering(t *testing.T, f *ir.Func, samples int, inScale float64) *ir.F
 		got, err := ir.Run(low, in)
 		if err != nil {
 			t.Fatalf("running the lowered function: %v\n%s", err, ir.Print(low))
+		}
+		gotP, err := ir.Run(piped, in)
+		if err != nil {
+			t.Fatalf("running the lowered function after the pipeline: %v\n%s", err, ir.Print(piped))
+		}
+		for i := range got {
+			for k := range got[i].F {
+				if math.Abs(got[i].F[k]-gotP[i].F[k]) > 1e-5*(1+math.Abs(got[i].F[k])) {
+					t.Fatalf("sample %d: the pipeline changed output %d[%d] from %v to %v", s, i, k, got[i].F[k], gotP[i].F[k])
+				}
+			}
 		}
 		for i := range want {
 			for k := range want[i].F {

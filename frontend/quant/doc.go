@@ -14,6 +14,7 @@
 //     The float bias stays a float add after the dequantize: it belongs to
 //     the univariate region that passes' fuse-tlu folds into a table, so
 //     the float semantics are kept exactly (up to float rounding).
+//
 //   - PTQ calibrates a plain float function on an input set with ir's
 //     interpreter, inserts fake quantization at the model inputs, at the
 //     weights and at the encrypted inputs of every mixing op (Concrete ML's
