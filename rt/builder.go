@@ -849,29 +849,41 @@ func (b *Builder) Mul(name string, a, c ValueID) ValueID {
 	if !b.ok(a, c) {
 		return -1
 	}
-	s := b.Combine(name+".sum", a, 1, c, 1)
-	d := b.Combine(name+".diff", a, 1, c, -1)
-	return b.squareDiff(name, s, d, nil)
+	sa, sc := b.c.Values[a].Shape, b.c.Values[c].Shape
+	shape, ok := broadcastShape(sa, sc)
+	if !ok {
+		return b.fail("mul %q: shapes %v and %v do not broadcast", name, sa, sc)
+	}
+	ia, ic := broadcastIdx(sa, shape), broadcastIdx(sc, shape)
+	na := sizeOf(sa)
+	// One tensor of sums then differences, so one lookup op squares both.
+	m := newCSR(2 * len(ia))
+	for _, sign := range []int64{1, -1} {
+		for j := range ia {
+			m.add(int(ia[j]), 1)
+			m.add(na+int(ic[j]), sign)
+			m.endRow(0)
+		}
+	}
+	sd := b.emit(name+".sum_diff", []ValueID{a, c}, []int{2 * len(ia)}, m)
+	return b.squareDiff(name, sd, shape, nil)
 }
 
-// squareDiff returns Σ over groups of floor(s²/4) − floor(d²/4); groups nil
-// means elementwise.
-func (b *Builder) squareDiff(name string, s, d ValueID, groups [][]int32) ValueID {
-	q := func(x int64) int64 { return floorDiv(x*x, 4) }
-	qs := b.Apply(name+".sq_sum", s, q, 0, RoundExact)
-	qd := b.Apply(name+".sq_diff", d, q, 0, RoundExact)
+// squareDiff returns, from sd = [s; d] (n sums then n differences), Σ over
+// each group of floor(s²/4) − floor(d²/4) with shape; groups nil means
+// elementwise (then shape has n elements), else the result has one element
+// per group.
+func (b *Builder) squareDiff(name string, sd ValueID, shape []int, groups [][]int32) ValueID {
+	q := b.Apply(name+".square", sd, func(x int64) int64 { return floorDiv(x*x, 4) }, 0, RoundExact)
 	if b.err != nil {
 		return -1
 	}
-	n := b.c.Values[s].Size()
-	shape := b.c.Values[s].Shape
+	n := b.c.Values[sd].Size() / 2
 	if groups == nil {
 		groups = make([][]int32, n)
 		for i := range groups {
 			groups[i] = []int32{int32(i)}
 		}
-	} else {
-		shape = []int{len(groups)}
 	}
 	m := newCSR(len(groups))
 	for _, g := range groups {
@@ -881,7 +893,7 @@ func (b *Builder) squareDiff(name string, s, d ValueID, groups [][]int32) ValueI
 		}
 		m.endRow(0)
 	}
-	return b.emit(name, []ValueID{qs, qd}, shape, m)
+	return b.emit(name, []ValueID{q}, shape, m)
 }
 
 func floorDiv(a, b int64) int64 {
@@ -908,30 +920,31 @@ func (b *Builder) MatMulEnc(name string, a, c ValueID) ValueID {
 	batch := sizeOf(sa[:r-2])
 	na := sizeOf(sa)
 	total := batch * mm * n * k
-	ms, md := newCSR(total), newCSR(total)
+	// Rows 0..total-1: a[i,t] + c[t,j]; rows total..2·total-1: a − c.
+	m := newCSR(2 * total)
 	groups := make([][]int32, 0, batch*mm*n)
-	for bt := range batch {
-		for i := range mm {
-			for j := range n {
-				g := make([]int32, k)
-				for t := range k {
-					ia := bt*mm*k + i*k + t
-					ic := na + bt*k*n + t*n + j
-					g[t] = int32(len(ms.bias))
-					ms.add(ia, 1)
-					ms.add(ic, 1)
-					ms.endRow(0)
-					md.add(ia, 1)
-					md.add(ic, -1)
-					md.endRow(0)
+	for _, sign := range []int64{1, -1} {
+		row := int32(0)
+		for bt := range batch {
+			for i := range mm {
+				for j := range n {
+					g := make([]int32, k)
+					for t := range k {
+						g[t] = row
+						row++
+						m.add(bt*mm*k+i*k+t, 1)
+						m.add(na+bt*k*n+t*n+j, sign)
+						m.endRow(0)
+					}
+					if sign == 1 {
+						groups = append(groups, g)
+					}
 				}
-				groups = append(groups, g)
 			}
 		}
 	}
-	s := b.emit(name+".sum", []ValueID{a, c}, []int{total}, ms)
-	d := b.emit(name+".diff", []ValueID{a, c}, []int{total}, md)
-	out := b.squareDiff(name, s, d, groups)
+	sd := b.emit(name+".sum_diff", []ValueID{a, c}, []int{2 * total}, m)
+	out := b.squareDiff(name, sd, []int{len(groups)}, groups)
 	return b.Reshape(name+".shape", out, append(slices.Clone(sa[:r-2]), mm, n))
 }
 

@@ -440,3 +440,12 @@ func FuzzDecodePayload(f *testing.F) {
 		}
 	})
 }
+
+func TestSummary(t *testing.T) {
+	s := twoLayer(t, RoundApprox).Summary()
+	for _, want := range []string{`op 1 tlu "act1": v2 <- v1`, "drop 2 approximate", `input 0 "x": v0  shape [1 6] range [0,7] (3 bits, encrypted)`, `output 0 "y": v4`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+}
