@@ -66,20 +66,27 @@ func roundPass(s *state) error {
 }
 
 // roundPlan returns the number of bits k to drop from a value of range dom
-// so that the rounded range fits n bits, and that range (0 and dom when no
-// k below dom's width does it).
+// so that the rounded range fits n bits, and that range. When no k below
+// dom's width gets there (the approximate method's slack can prevent it on
+// tiny thresholds), it returns the k giving the narrowest range; it returns
+// 0 and dom when dom is at most one bit wide.
 func roundPlan(dom ir.Range, n int, method string) (int, ir.Range) {
 	slack := int64(0)
 	if method == "approximate" {
 		slack = 1
 	}
 	w := dom.Bits()
+	bestK, best := 0, dom
 	for k := max(w-n, 1); k < w; k++ {
-		if r := roundRange(dom, int64(k), slack); r.Bits() <= n {
+		r := roundRange(dom, int64(k), slack)
+		if r.Bits() <= n {
 			return k, r
 		}
+		if r.Bits() < best.Bits() {
+			bestK, best = k, r
+		}
 	}
-	return 0, dom
+	return bestK, best
 }
 
 // rebuildRounded rewrites tlu t's table to read round(x, k) (see roundPass).
