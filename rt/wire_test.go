@@ -247,7 +247,11 @@ func TestWireErrors(t *testing.T) {
 	if _, err := oc.Decrypt(out); CodeOf(err) != WrongModel {
 		t.Errorf("outputs for another model: %v, want WrongModel", err)
 	}
-	// Kinds.
+	// Kinds. The server refuses a secret key.
+	sk, _ := cl.SecretKey()
+	if _, err := NewServer(c, sk, nil); CodeOf(err) != WrongKind {
+		t.Errorf("secret key given to the server: %v, want WrongKind", err)
+	}
 	if _, err := srv.Run(ctx, ek); CodeOf(err) != WrongKind {
 		t.Errorf("keys as inputs: %v, want WrongKind", err)
 	}
