@@ -95,9 +95,9 @@ func TestGeneratedPackage(t *testing.T) {
 	dir := tempModule(t)
 	rng := rand.New(rand.NewPCG(7, 7))
 	var models []*e2eModel
-	for _, name := range []string{"mlp", "conv"} {
+	for _, name := range []string{"mlp", "conv", "post"} {
 		f := loadFIR(t, "testdata/lower/"+name+".fir")
-		c, err := Lower(f)
+		c, posts, err := Lower(f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +107,7 @@ func TestGeneratedPackage(t *testing.T) {
 		} else {
 			m.exec = true
 		}
-		gen, err := Generate(c, name, &Options{Version: "test", ImportPath: "example.com/app/out/" + name})
+		gen, err := Generate(c, name, &Options{Version: "test", ImportPath: "example.com/app/out/" + name, Post: posts})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +202,7 @@ func formatResult(i int, y [][]float64) string {
 // runtime, and skips when they are not available.
 func TestClientServerBytes(t *testing.T) {
 	f := loadFIR(t, "testdata/lower/mlp.fir")
-	c, err := Lower(f)
+	c, _, err := Lower(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestClientServerBytes(t *testing.T) {
 	ctx := context.Background()
 	for i := range 2 {
 		in := randomInputs(f, rng)
-		want, qin := interpret(t, f, in)
+		want, _, qin := interpret(t, f, in)
 		ct, err := client.Encrypt(floats(in)...)
 		if err != nil {
 			t.Fatal(err)
@@ -262,7 +262,7 @@ func TestClientServerBytes(t *testing.T) {
 		}
 	}
 	// Keys of another model are refused.
-	other, err := Lower(loadFIR(t, "testdata/lower/conv.fir"))
+	other, _, err := Lower(loadFIR(t, "testdata/lower/conv.fir"))
 	if err != nil {
 		t.Fatal(err)
 	}

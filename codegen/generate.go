@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/template"
 
@@ -42,6 +43,9 @@ type Options struct {
 	// command imports (e.g. "example.com/app/out/mymodel"); see
 	// ImportPathOf. Empty: the package name.
 	ImportPath string
+	// Post is the clear post-processing of each output, from Lower (nil:
+	// none).
+	Post []Post
 }
 
 // Generated file names, relative to the package directory. The command
@@ -60,6 +64,9 @@ const (
 func Generate(c *rt.Circuit, pkg string, opts *Options) (map[string][]byte, error) {
 	if opts == nil {
 		opts = &Options{}
+	}
+	if opts.Post != nil && len(opts.Post) != len(c.Outputs) {
+		return nil, fmt.Errorf("%d post-processings for %d outputs", len(opts.Post), len(c.Outputs))
 	}
 	if !token.IsIdentifier(pkg) || token.IsKeyword(pkg) || pkg == "main" {
 		return nil, fmt.Errorf("package name %q: want a Go identifier other than main", pkg)
@@ -108,7 +115,7 @@ func (d ioData) ShapeList() string {
 type genData struct {
 	Version, Package, ImportPath, Name string
 	Scheme, Params, Summary            string
-	Doc, ForwardDoc                    string
+	Doc, ForwardDoc, PostLit           string
 	TLUs                               int
 	Inputs, Outputs                    []ioData
 	Single, Batch                      bool
@@ -166,6 +173,7 @@ func templateData(c *rt.Circuit, pkg string, opts *Options) genData {
 			"x holds one sample (%d values) or several samples one after the other; "+
 			"their outputs (%d values each) come one after the other too.", d.InSize, d.OutSize)
 	}
+	d.PostLit = postLiteral(c, opts.Post)
 	if c.Params == "" {
 		d.Summary = fmt.Sprintf("No crypto parameters were chosen: Disable and Simulate run, Execute does not. %d encrypted table lookups per inference, values of %d bits.", d.TLUs, c.MsgBits)
 	} else {
@@ -173,6 +181,44 @@ func templateData(c *rt.Circuit, pkg string, opts *Options) genData {
 			c.Scheme, c.Params, c.PError, d.TLUs, c.MsgBits)
 	}
 	return d
+}
+
+// postLiteral returns the elements of the generated posts table.
+func postLiteral(c *rt.Circuit, post []Post) string {
+	var b strings.Builder
+	for i := range c.Outputs {
+		var p Post
+		if post != nil {
+			p = post[i]
+		}
+		b.WriteString("{")
+		if p.F32 {
+			b.WriteString("f32: true, ")
+		}
+		if len(p.Ops) > 0 {
+			b.WriteString("steps: []postStep{")
+			for _, op := range p.Ops {
+				fmt.Fprintf(&b, "{op: '%c', k: []float64{", map[string]byte{"add": '+', "sub": '-', "mul": '*', "div": '/'}[op.Op])
+				for j, k := range op.K {
+					if j > 0 {
+						b.WriteString(", ")
+					}
+					b.WriteString(strconv.FormatFloat(k, 'g', -1, 64))
+				}
+				b.WriteString("}")
+				if op.KFirst {
+					b.WriteString(", kFirst: true")
+				}
+				if op.F32 {
+					b.WriteString(", f32: true")
+				}
+				b.WriteString("}, ")
+			}
+			b.WriteString("}")
+		}
+		b.WriteString("}, // " + c.Outputs[i].Name + "\n")
+	}
+	return b.String()
 }
 
 func sizeOf(shape []int) int {

@@ -45,11 +45,11 @@ func TestGolden(t *testing.T) {
 					src = string(f.Data)
 				}
 			}
-			c, err := Lower(parseFIR(t, file, src))
+			c, posts, err := Lower(parseFIR(t, file, src))
 			if err != nil {
 				t.Fatal(err)
 			}
-			gen, err := Generate(c, pkg, &Options{Version: "test", ImportPath: "example.com/app/out/" + pkg})
+			gen, err := Generate(c, pkg, &Options{Version: "test", ImportPath: "example.com/app/out/" + pkg, Post: posts})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +101,7 @@ func TestGolden(t *testing.T) {
 // TestGenerateEmbedsCircuit checks that circuit.bin decodes to the
 // circuit given to Generate and that the header names the version.
 func TestGenerateEmbedsCircuit(t *testing.T) {
-	c, err := Lower(loadFIR(t, "testdata/lower/encmul.fir"))
+	c, _, err := Lower(loadFIR(t, "testdata/lower/encmul.fir"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package codegen
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/fheir/fheir/ir"
@@ -14,7 +15,11 @@ import (
 //   - a float parameter whose uses are quantize ops becomes an input with
 //     that quantization; an integer parameter an input with scale 1;
 //   - a dequantize returned by the function becomes an output's
-//     dequantization; an integer result an output with scale 1;
+//     dequantization; an integer result an output with scale 1; float
+//     add/sub/mul/div/neg with constants after a result's last dequantize
+//     (the float bias a QAT export leaves after its last layer) become the
+//     output's clear post-processing, returned in posts (one per output)
+//     for the client to apply after decryption;
 //   - gemm, matmul, conv, sumpool, reduce_sum, add, sub, neg, mul by a
 //     constant and every shape op become Linear ops (shape ops are gathers
 //     with weight 1, a constant pad value becomes a bias);
@@ -31,7 +36,7 @@ import (
 // EncryptedFloat for float computation left between the inputs and the
 // outputs, UnsupportedOp for an op or operand pattern without a lowering.
 // f is not modified.
-func Lower(f *ir.Func) (*rt.Circuit, error) {
+func Lower(f *ir.Func) (*rt.Circuit, []Post, error) {
 	f = f.Clone()
 	f.Renumber()
 	l := &lowerer{
@@ -43,9 +48,17 @@ func Lower(f *ir.Func) (*rt.Circuit, error) {
 		failed: make(map[*ir.Value]bool),
 		uses:   f.Uses(),
 		result: make(map[*ir.Value]bool),
+		chains: make(map[*ir.Value][]*ir.Value),
+		post:   make(map[*ir.Value]bool),
 	}
 	for _, r := range f.Results {
 		l.result[r] = true
+		if ch := postChain(r); len(ch) > 1 {
+			l.chains[r] = ch
+			for _, x := range ch {
+				l.post[x] = true
+			}
+		}
 	}
 	l.inputs()
 	for _, v := range f.Body {
@@ -58,7 +71,7 @@ func Lower(f *ir.Func) (*rt.Circuit, error) {
 		l.outputs()
 	}
 	if len(l.errs) > 0 {
-		return nil, l.errs.Err()
+		return nil, nil, l.errs.Err()
 	}
 	c, err := l.b.Build()
 	if err != nil {
@@ -66,9 +79,9 @@ func Lower(f *ir.Func) (*rt.Circuit, error) {
 		if l.last != nil {
 			e = nodeErr(l.last, InvalidCircuit, "lowered circuit is invalid: %v", err)
 		}
-		return nil, e
+		return nil, nil, e
 	}
-	return c, nil
+	return c, l.posts, nil
 }
 
 // roundInfo describes a round op that is folded into the lookups using it.
@@ -87,6 +100,9 @@ type lowerer struct {
 	failed map[*ir.Value]bool       // values not lowered (an error was reported)
 	uses   map[*ir.Value][]*ir.Value
 	result map[*ir.Value]bool
+	chains map[*ir.Value][]*ir.Value // result → its post-processing chain
+	post   map[*ir.Value]bool        // values of post-processing chains
+	posts  []Post                    // per output
 	errs   ir.ErrorList
 	last   *ir.Value // value being lowered, for builder errors
 }
@@ -171,6 +187,16 @@ func (l *lowerer) outputs() {
 		if nm == "" {
 			nm = fmt.Sprintf("y%d", i)
 		}
+		var post Post
+		if ch := l.chains[r]; ch != nil {
+			p, err := postOf(ch)
+			if err != nil {
+				l.errorf(r, ir.BadConstant, "post-processing: %v", err)
+				continue
+			}
+			post, r = p, ch[len(ch)-1]
+		}
+		l.posts = append(l.posts, post)
 		switch {
 		case l.failed[r]:
 		case r.Op == ir.OpDequantize && !l.failed[r.Args[0]]:
@@ -205,8 +231,8 @@ func (l *lowerer) value(v *ir.Value) {
 		}
 		return
 	}
-	if _, ok := l.vals[v]; ok || l.failed[v] {
-		return // a quantize of a parameter (already an input), or reported
+	if _, ok := l.vals[v]; ok || l.failed[v] || l.post[v] {
+		return // a quantize of a parameter (already an input), reported, or client-side post-processing
 	}
 	for _, a := range v.Args {
 		if l.failed[a] {
@@ -477,6 +503,16 @@ func (l *lowerer) round(v *ir.Value) (rt.ValueID, bool) {
 		method = rt.RoundApprox
 	}
 	x := l.dyn(v.Args[0])
+	// The round's range fact bounds its input: r(x) in [lo, hi] means x in
+	// [lo·2^k − 2^(k−1), hi·2^k + 2^(k−1) − 1].
+	if r := irRange(v); bits < 62 {
+		xv := l.b.Value(x)
+		half := int64(1) << (bits - 1)
+		lo, hi := max(xv.Min, satShl(r.Lo, bits)-half), min(xv.Max, satShl(r.Hi, bits)+half-1)
+		if lo <= hi {
+			l.b.SetRange(x, lo, hi)
+		}
+	}
 	l.rounds[v] = roundInfo{src: x, bits: bits, method: method}
 	needed := l.result[v]
 	for _, u := range l.uses[v] {
@@ -502,15 +538,22 @@ func (l *lowerer) tlu(v *ir.Value) (rt.ValueID, bool) {
 	lo := v.Int("lo", 0)
 	n := t.Shape[len(t.Shape)-1]
 	dlo, dhi := l.b.Domain(x, drop)
-	if dlo < lo || dhi > lo+int64(n)-1 {
-		l.errorf(v, InvalidCircuit, "the table covers [%d,%d], the circuit's input range reaches [%d,%d]", lo, lo+int64(n)-1, dlo, dhi)
+	if dhi-dlo >= 1<<24 {
+		l.errorf(v, AccumulatorTooWide, "the circuit's input range [%d,%d] is too wide for a table", dlo, dhi)
 		return -1, false
 	}
-	// Keep only the reachable part of the tables.
+	// Keep the reachable part of the tables. Where the circuit's interval
+	// arithmetic is looser than the IR's range facts, the entries beyond
+	// the table repeat its edges (those inputs do not occur).
 	rows := len(t.I) / n
 	tables := make([][]int64, rows)
 	for c := range tables {
-		tables[c] = slices.Clone(t.I[c*n+int(dlo-lo) : c*n+int(dhi-lo)+1])
+		tab := make([]int64, dhi-dlo+1)
+		for i := range tab {
+			j := min(max(dlo+int64(i)-lo, 0), int64(n)-1)
+			tab[i] = t.I[c*n+int(j)]
+		}
+		tables[c] = tab
 	}
 	var tableOf []int32
 	if axis := int(v.Int("axis", -1)); axis >= 0 {
@@ -567,4 +610,15 @@ func (l *lowerer) concat(v *ir.Value) (rt.ValueID, bool) {
 		}
 	}
 	return l.b.Linear(name(v), ins, shape, rowPtr, src, w, bias), true
+}
+
+// satShl returns x·2^k, saturating at the int64 bounds.
+func satShl(x int64, k int) int64 {
+	switch {
+	case x > math.MaxInt64>>k:
+		return math.MaxInt64
+	case x < math.MinInt64>>k:
+		return math.MinInt64
+	}
+	return x << k
 }

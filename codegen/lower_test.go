@@ -66,18 +66,25 @@ func randomInputs(f *ir.Func, rng *rand.Rand) []*ir.Tensor {
 }
 
 // interpret runs f with the IR interpreter and returns the integer value
-// of each result (before its dequantize) and the quantized inputs.
-func interpret(t testing.TB, f *ir.Func, in []*ir.Tensor) (outs, qin [][]int64) {
+// of each result (before its dequantize; nil for a result computed by
+// float post-processing), the float value of each result, and the
+// quantized inputs.
+func interpret(t testing.TB, f *ir.Func, in []*ir.Tensor) (outs [][]int64, real [][]float64, qin [][]int64) {
 	t.Helper()
 	env, err := ir.Eval(f, in)
 	if err != nil {
 		t.Fatalf("interpreter: %v", err)
 	}
 	for _, r := range f.Results {
-		if r.Op == ir.OpDequantize {
-			r = r.Args[0]
+		real = append(real, env[r].Floats())
+		switch {
+		case r.Op == ir.OpDequantize:
+			outs = append(outs, env[r.Args[0]].I)
+		case r.Type.Elem.Float:
+			outs = append(outs, nil)
+		default:
+			outs = append(outs, env[r].I)
 		}
-		outs = append(outs, env[r].I)
 	}
 	uses := f.Uses()
 	for i, p := range f.Params {
@@ -87,7 +94,7 @@ func interpret(t testing.TB, f *ir.Func, in []*ir.Tensor) (outs, qin [][]int64) 
 			qin = append(qin, in[i].I)
 		}
 	}
-	return outs, qin
+	return outs, real, qin
 }
 
 func floats(in []*ir.Tensor) [][]float64 {
@@ -122,7 +129,7 @@ func TestLowerMatchesInterpreter(t *testing.T) {
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			f := loadFIR(t, file)
-			c, err := Lower(f)
+			c, posts, err := Lower(f)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +139,7 @@ func TestLowerMatchesInterpreter(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, uint64(len(file))))
 			for trial := 0; trial < 200; trial++ {
 				in := randomInputs(f, rng)
-				want, qin := interpret(t, f, in)
+				want, real, qin := interpret(t, f, in)
 				q, err := c.Quantize(floats(in))
 				if err != nil {
 					t.Fatal(err)
@@ -147,8 +154,22 @@ func TestLowerMatchesInterpreter(t *testing.T) {
 					t.Fatalf("trial %d: %v", trial, err)
 				}
 				for i := range want {
-					if !equalInts(got[i], want[i]) {
+					if want[i] != nil && !equalInts(got[i], want[i]) {
 						t.Fatalf("trial %d: output %d: circuit %v, interpreter %v (inputs %v)", trial, i, got[i], want[i], qin)
+					}
+				}
+				// Real outputs: dequantized and post-processed, equal to
+				// the interpreter's floats bit for bit.
+				y, err := c.Dequantize(got)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range y {
+					posts[i].Apply(y[i])
+					for j := range y[i] {
+						if y[i][j] != real[i][j] {
+							t.Fatalf("trial %d: real output %d: circuit %v, interpreter %v", trial, i, y[i], real[i])
+						}
 					}
 				}
 			}
@@ -160,7 +181,7 @@ func TestLowerMatchesInterpreter(t *testing.T) {
 // lookup dropping the rounded bits, and that a round used elsewhere is
 // also a lookup of its own.
 func TestLowerRoundFusion(t *testing.T) {
-	c, err := Lower(loadFIR(t, "testdata/lower/mlp.fir"))
+	c, _, err := Lower(loadFIR(t, "testdata/lower/mlp.fir"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +201,7 @@ func TestLowerRoundFusion(t *testing.T) {
 		t.Errorf("input quantization %+v, want scale 0.5, clamp [-4,3]", q)
 	}
 
-	c, err = Lower(loadFIR(t, "testdata/lower/encmul.fir"))
+	c, _, err = Lower(loadFIR(t, "testdata/lower/encmul.fir"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +219,7 @@ func TestLowerRoundFusion(t *testing.T) {
 // TestLowerRanges checks that value ranges come from the IR's facts when
 // they are tighter than interval arithmetic.
 func TestLowerRanges(t *testing.T) {
-	c, err := Lower(loadFIR(t, "testdata/lower/conv.fir"))
+	c, _, err := Lower(loadFIR(t, "testdata/lower/conv.fir"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +267,7 @@ func TestLowerErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := parseFIR(t, "in.fir", tc.src)
-			_, err := Lower(f)
+			_, _, err := Lower(f)
 			if err == nil {
 				t.Fatal("Lower succeeded, want errors")
 			}
