@@ -108,11 +108,11 @@ func runCase(t *testing.T, dir string) (unsupported string, err error) {
 		if hasCode(err, NonConstantInput) {
 			// Shape-like inputs (shapes, axes, pads, indices) that ONNX
 			// tests feed at run time are compile-time constants for fheir:
-			// bind the integer and scalar inputs to this data set's values.
+			// bind all inputs but the first (the data) to this data set's values.
 			consts := map[string]*Tensor{}
 			var rest []*ir.Tensor
 			for i, in := range m.Graph.Inputs {
-				if in.DType == Int64 || in.DType == Int32 || len(inputs[i].Shape) == 0 {
+				if i > 0 || in.DType == Int64 || in.DType == Int32 || len(inputs[i].Shape) == 0 {
 					consts[in.Name], _ = LoadTensor(filepath.Join(set, "input_"+strconv.Itoa(i)+".pb"))
 				} else {
 					rest = append(rest, inputs[i])

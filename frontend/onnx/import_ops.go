@@ -67,6 +67,8 @@ func init() {
 
 		"Reshape": lowerReshape, "Flatten": lowerFlatten, "Squeeze": lowerSqueeze, "Unsqueeze": lowerUnsqueeze,
 		"Transpose": lowerTranspose, "Concat": lowerConcat, "Slice": lowerSlice, "Pad": lowerPad,
+		"Resize": lowerResize, "Upsample": lowerResize,
+		"GatherElements": lowerGatherElements, "GatherND": lowerGatherND,
 		"Expand": lowerExpand, "Tile": lowerTile, "Gather": lowerGather, "Split": lowerSplit,
 		"DepthToSpace": lowerDepthToSpace, "SpaceToDepth": lowerSpaceToDepth,
 
