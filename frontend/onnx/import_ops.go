@@ -55,7 +55,7 @@ func init() {
 		"Max":   variadic(ir.OpMax), "Min": variadic(ir.OpMin), "Sum": variadic(ir.OpAdd), "Mean": lowerMean,
 		"Where": lowerWhere,
 
-		"MatMul": lowerMatMul, "Gemm": lowerGemm, "Conv": lowerConv,
+		"MatMul": lowerMatMul, "Gemm": lowerGemm, "Conv": lowerConv, "ConvTranspose": lowerConvTranspose,
 		"AveragePool": lowerAveragePool, "MaxPool": lowerMaxPool,
 		"GlobalAveragePool": lowerGlobalPool(ir.OpReduceMean), "GlobalMaxPool": lowerGlobalPool(ir.OpReduceMax),
 		"BatchNormalization": lowerBatchNorm, "LayerNormalization": lowerLayerNorm,
