@@ -1,26 +1,11 @@
 package tfhe
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 // NewLUTExact will build a lookup that drops dropBits LSBs exactly (no
 // off-by-one near rounding boundaries), at the price of extra low-precision
 // bootstraps. Not implemented yet: returns a CodeNotImplemented error.
 func (p Params) NewLUTExact(f func(v int64) int64, dropBits int) (*LUT, error) {
 	return nil, errorf(CodeNotImplemented, "exact rounding (NewLUTExact)")
 }
-
 
 // MarshalBinary encodes ct with a header (magic, version, Params
 // fingerprint) and a checksum.

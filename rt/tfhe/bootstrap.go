@@ -18,29 +18,28 @@ func (ev *Evaluator) Bootstrap(dst, ct *Ciphertext, lut *LUT) {
 	ev.sampleExtract(dst.c)
 }
 
-// keySwitch sets out (n+1) to the key switch of c (k·N+1) to the small key.
-func (ev *Evaluator) keySwitch(out, c []uint64) {
+// keySwitch sets out (n+1, modulo 2^32) to the key switch of c (k·N+1,
+// modulo 2^64) to the small key.
+func (ev *Evaluator) keySwitch(out []uint32, c []uint64) {
 	p := &ev.params
 	n, lks, b := p.LWEDim, p.KSLevels, uint(p.KSBaseLog)
 	bl := b * uint(lks)
 	ksk := ev.ek.ksk
 	clear(out)
 	dim := len(c) - 1
-	out[n] = c[dim]
-	roundBit := uint64(1) << (63 - bl)
-	mask := uint64(1)<<b - 1
-	half := uint64(1) << (b - 1)
 	out = out[:n+1]
+	out[n] = uint32((c[dim] + 1<<31) >> 32)
+	roundBit := uint64(1) << (63 - bl)
+	mask := uint32(1)<<b - 1
 	for i := 0; i < dim; i++ {
-		val := (c[i] + roundBit) >> (64 - bl)
+		val := uint32((c[i] + roundBit) >> (64 - bl))
 		// signed digits, least significant first (level lks-1 .. 0)
 		for j := lks - 1; j >= 0; j-- {
 			d := val & mask
 			val >>= b
-			if d >= half {
-				val++
-				d -= 1 << b // wraps: negative digit as two's complement
-			}
+			neg := -(d >> (b - 1))
+			val -= neg        // carry when the digit is negative
+			d -= neg & (1 << b) // two's complement negative digit
 			if d == 0 {
 				continue
 			}
@@ -53,18 +52,18 @@ func (ev *Evaluator) keySwitch(out, c []uint64) {
 	}
 }
 
-// modSwitch rounds the small LWE c (n+1) to Z_2N: abar gets the mask, the
-// body is returned.
-func (ev *Evaluator) modSwitch(abar, c []uint64) uint64 {
+// modSwitch rounds the small LWE c (n+1, modulo 2^32) to Z_2N: abar gets
+// the mask, the body is returned.
+func (ev *Evaluator) modSwitch(abar []uint64, c []uint32) uint64 {
 	logTwoN := uint(bits.TrailingZeros(uint(2 * ev.params.PolyDegree)))
-	sh := 64 - logTwoN
-	half := uint64(1) << (sh - 1)
-	mask := uint64(2*ev.params.PolyDegree - 1)
+	sh := 32 - logTwoN
+	half := uint32(1) << (sh - 1)
+	mask := uint32(2*ev.params.PolyDegree - 1)
 	n := len(abar)
 	for i := 0; i < n; i++ {
-		abar[i] = ((c[i] + half) >> sh) & mask
+		abar[i] = uint64(((c[i] + half) >> sh) & mask)
 	}
-	return ((c[n] + half) >> sh) & mask
+	return uint64(((c[n] + half) >> sh) & mask)
 }
 
 // rotate sets out = X^e·in (negacyclic), e in [0, 2N), modulo Q.
@@ -226,34 +225,31 @@ func (ev *Evaluator) decompose() {
 	bl := b * uint(l)
 	roundBit := uint64(1) << (63 - bl)
 	mask := uint64(1)<<b - 1
-	half := uint64(1) << (b - 1)
+	cInt, cFrac := ev.cInt, ev.cFrac
 	for r, a := range ev.acc {
 		if l == 1 {
 			out := ev.dig[r][:len(a)]
+			sh := 64 - bl
 			for t, x := range a {
-				y := ev.toTorus(x)
-				d := (y + roundBit) >> (64 - bl)
-				// d in [0, 2^b]; the signed digit is d or d - 2^b.
-				if d >= half {
-					d = Q - (uint64(1)<<b - d)
-					if d == Q {
-						d = 0
-					}
-				}
-				out[t] = d
+				hi, _ := bits.Mul64(x, cFrac)
+				y := x*cInt + hi + roundBit
+				// signed digit of b bits: d - 2^b·[d >= 2^(b-1)], as a
+				// residue modulo Q (branch-free).
+				d := y >> sh
+				neg := -(d >> (b - 1)) // all ones when the digit is negative
+				out[t] = d + (neg & (Q - 1<<b))
 			}
 			continue
 		}
 		for t, x := range a {
-			val := (ev.toTorus(x) + roundBit) >> (64 - bl)
+			hi, _ := bits.Mul64(x, cFrac)
+			val := (x*cInt + hi + roundBit) >> (64 - bl)
 			for j := l - 1; j >= 0; j-- {
 				d := val & mask
 				val >>= b
-				if d >= half {
-					val++
-					d = Q - (uint64(1)<<b - d)
-				}
-				ev.dig[r*l+j][t] = d
+				neg := -(d >> (b - 1))
+				val -= neg // carry 1 when the digit is negative
+				ev.dig[r*l+j][t] = d + (neg & (Q - 1<<b))
 			}
 		}
 	}

@@ -59,8 +59,34 @@ func mkParams(name string, pbsBits, n, k, N, g, brBase, brLevels, ksBase, ksLeve
 	return p
 }
 
-// catalog lists the parameter sets, cheapest first.
-var catalog = []Params{}
+// catalog lists the parameter sets. They come from TestSearchParams
+// (go test -run SearchParams -tfhe.search): for each lookup precision and
+// weight-norm tier (1, 16, 256, 4096) the cheapest set under the cost model
+// meeting 2^-40 per TLU, with keys below 3 GB. Within a precision, later
+// letters tolerate larger weight norms (see PARAMS.md for the table).
+var catalog = []Params{
+	//       name  pbs   n   k    N   g  br    ks
+	mkParams("p1a", 1, 608, 3, 512, 2, 18, 1, 2, 5),
+	mkParams("p1b", 1, 614, 2, 1024, 2, 24, 1, 2, 5),
+	mkParams("p1c", 1, 632, 3, 1024, 2, 27, 1, 2, 6),
+	mkParams("p2a", 2, 656, 3, 512, 2, 18, 1, 2, 6),
+	mkParams("p2b", 2, 662, 2, 1024, 2, 24, 1, 2, 6),
+	mkParams("p2c", 2, 656, 2, 1024, 2, 16, 2, 2, 6),
+	mkParams("p3a", 3, 716, 2, 1024, 2, 24, 1, 2, 6),
+	mkParams("p3b", 3, 716, 3, 1024, 2, 27, 1, 2, 7),
+	mkParams("p3c", 3, 704, 2, 1024, 2, 16, 2, 2, 7),
+	mkParams("p4a", 4, 752, 1, 2048, 2, 24, 1, 2, 7),
+	mkParams("p4b", 4, 752, 1, 2048, 2, 16, 2, 2, 7),
+	mkParams("p5a", 5, 812, 1, 4096, 2, 27, 1, 2, 8),
+	mkParams("p5b", 5, 812, 1, 4096, 2, 18, 2, 2, 8),
+	mkParams("p6a", 6, 896, 1, 8192, 2, 27, 1, 3, 6),
+	mkParams("p6b", 6, 872, 1, 8192, 2, 27, 1, 2, 9),
+	mkParams("p6c", 6, 872, 1, 8192, 2, 18, 2, 2, 9),
+	mkParams("p7a", 7, 938, 1, 16384, 2, 27, 1, 2, 9),
+	mkParams("p7b", 7, 944, 1, 16384, 2, 18, 2, 2, 9),
+	mkParams("p8a", 8, 1022, 1, 32768, 2, 27, 1, 3, 7),
+	mkParams("p8b", 8, 1058, 1, 32768, 1, 18, 2, 4, 5),
+}
 
 // testParams is an insecure set (SecurityBits 0) with small dimensions for
 // fast tests of the algorithms and the noise model.

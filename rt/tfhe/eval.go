@@ -23,7 +23,7 @@ func NewEvaluator(p Params, ek *EvalKey) (*Evaluator, error) {
 	}
 	N, k1, l := p.PolyDegree, p.GLWEDim+1, p.PBSLevels
 	ev := &Evaluator{params: p, ek: ek, r: rq, fp: p.Fingerprint()}
-	ev.small = make([]uint64, p.LWEDim+1)
+	ev.small = make([]uint32, p.LWEDim+1)
 	ev.abar = make([]uint64, p.LWEDim)
 	ev.acc = make2(k1, N)
 	ev.dig = make2(k1*l, N)

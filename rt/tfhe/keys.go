@@ -1,6 +1,5 @@
 package tfhe
 
-import "math"
 
 // validate checks the structural consistency of p (not its security).
 func (p Params) validate() error {
@@ -13,7 +12,7 @@ func (p Params) validate() error {
 		return errorf(CodeBadArgument, "params %s: GroupSize %d must be in 1..4 and divide n=%d", p.Name, p.GroupSize, p.LWEDim)
 	case p.PBSLevels < 1 || p.PBSBaseLog < 1 || p.PBSLevels*p.PBSBaseLog > 60:
 		return errorf(CodeBadArgument, "params %s: bad PBS decomposition %dx%d", p.Name, p.PBSBaseLog, p.PBSLevels)
-	case p.KSLevels < 1 || p.KSBaseLog < 1 || p.KSLevels*p.KSBaseLog > 60:
+	case p.KSLevels < 1 || p.KSBaseLog < 1 || p.KSLevels*p.KSBaseLog > 30:
 		return errorf(CodeBadArgument, "params %s: bad KS decomposition %dx%d", p.Name, p.KSBaseLog, p.KSLevels)
 	case p.Q < 1<<20 || p.Q >= 1<<60 || (p.Q-1)%uint64(2*p.PolyDegree) != 0:
 		return errorf(CodeBadArgument, "params %s: Q=%d is not an NTT prime below 2^60 for N=%d", p.Name, p.Q, p.PolyDegree)
@@ -224,19 +223,35 @@ func genBSK(p Params, rq *ringQ, small, big []uint64, rng *prng) []uint64 {
 	return bsk
 }
 
-func genKSK(p Params, small, big []uint64, rng *prng) []uint64 {
+// genKSK encrypts the big key under the small key modulo 2^32: the key
+// switch only has to keep the precision the modulus switch to 2N needs.
+func genKSK(p Params, small, big []uint64, rng *prng) []uint32 {
 	n := p.LWEDim
-	ksk := make([]uint64, p.kskLen())
-	sigma := p.LWEStdDev * 0x1p64
+	ksk := make([]uint32, p.kskLen())
+	sigma := p.LWEStdDev * 0x1p32
 	for i, s := range big {
 		for j := 0; j < p.KSLevels; j++ {
-			sh := uint(64 - p.KSBaseLog*(j+1))
+			sh := uint(32 - p.KSBaseLog*(j+1))
 			out := ksk[(i*p.KSLevels+j)*(n+1) : (i*p.KSLevels+j+1)*(n+1)]
-			encryptLWE(out, small, s<<sh, sigma, rng)
+			var dot uint32
+			for t := 0; t < n; t++ {
+				a := uint32(rng.uint64())
+				out[t] = a
+				dot += a & -uint32(small[t])
+			}
+			out[n] = dot + uint32(s)<<sh + uint32(rng.gaussian(sigma))
 		}
 	}
 	return ksk
 }
 
-// noiseAbs64 converts a relative deviation to absolute units of 2^64.
-func noiseAbs64(rel float64) float64 { return rel * math.Ldexp(1, 64) }
+// phaseLWE32 returns b - <a, key> modulo 2^32.
+func phaseLWE32(c []uint32, key []uint64) uint32 {
+	n := len(key)
+	var dot uint32
+	for i := 0; i < n; i++ {
+		dot += c[i] & -uint32(key[i])
+	}
+	return c[n] - dot
+}
+

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc64"
 	"math"
+	"sort"
 )
 
 // Params is one parameter set: the cryptographic parameters (LWE, GLWE,
@@ -106,8 +107,8 @@ const DefaultPError = 1.0 / (1 << 40)
 // MaxMsgBits is the widest message encoding supported.
 const MaxMsgBits = 24
 
-// Catalog returns the parameter sets, cheapest first, with MsgBits equal to
-// PBSBits. Sets with SecurityBits < 128 are not listed.
+// Catalog returns the parameter sets, cheapest (by Cost) first, with
+// MsgBits equal to PBSBits. Sets with SecurityBits < 128 are not listed.
 func Catalog() []Params {
 	out := make([]Params, 0, len(catalog))
 	for _, p := range catalog {
@@ -115,7 +116,23 @@ func Catalog() []Params {
 			out = append(out, p)
 		}
 	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Cost() < out[j].Cost() })
 	return out
+}
+
+// ParamsByName returns the catalog set with the given name and message
+// width (CodeBadArgument if there is none).
+func ParamsByName(name string, msgBits int) (Params, error) {
+	for _, p := range catalog {
+		if p.Name == name {
+			p = p.WithMsgBits(msgBits)
+			if err := p.validate(); err != nil {
+				return Params{}, err
+			}
+			return p, nil
+		}
+	}
+	return Params{}, errorf(CodeBadArgument, "no parameter set named %q", name)
 }
 
 // WithMsgBits returns a copy of p with another message width. The
@@ -244,24 +261,28 @@ func (p Params) InputNoiseStdDev(norm2 float64, dropBits int) float64 {
 // included) takes on one core of the development machine.
 func (p Params) Cost() float64 {
 	N := float64(p.PolyDegree)
-	k := float64(p.GLWEDim)
+	k1 := float64(p.GLWEDim + 1)
 	l := float64(p.PBSLevels)
 	g := p.GroupSize
-	logN := math.Log2(N)
-	ntt := nttSecondsPerButterfly * N / 2 * logN
-	steps := float64((p.LWEDim + g - 1) / g)
+	ntt := nttSecondsPerButterfly * N / 2 * math.Log2(N)
+	steps := float64(p.LWEDim / g)
 	combos := float64(int(1)<<g - 1)
-	perStep := (k+1)*l*ntt + (k+1)*ntt + (combos+1)*(k+1)*(k+1)*l*N*mulSeconds
-	ks := float64(p.GLWEDim*p.PolyDegree*p.KSLevels*(p.LWEDim+1)) * ksSecondsPerMAC
+	perStep := (k1*l+k1)*ntt + // forward NTT of the digits, inverse of the products
+		(combos+1)*k1*k1*l*N*mulSeconds + // GGSW' assembly and digit products
+		k1*l*N*decompSeconds + combos*N*twiddleSeconds
+	// Key switch: memory bound on the 32-bit key (zero digits are skipped).
+	ks := float64(p.GLWEDim*p.PolyDegree*p.KSLevels*(p.LWEDim+1)) * ksSecondsPerMAC * (1 - math.Ldexp(1, -p.KSBaseLog))
 	return steps*perStep + ks
 }
 
-// Calibration of Cost (measured with go test -bench on the development
-// machine, single goroutine).
+// Calibration of Cost (go test -bench StepParts|PBS on the development
+// machine, single goroutine, least contended runs).
 const (
-	nttSecondsPerButterfly = 1.4e-9
-	mulSeconds             = 1.6e-9
-	ksSecondsPerMAC        = 0.45e-9
+	nttSecondsPerButterfly = 1.2e-9
+	mulSeconds             = 1.0e-9
+	decompSeconds          = 1.8e-9
+	twiddleSeconds         = 0.4e-9
+	ksSecondsPerMAC        = 0.6e-9
 )
 
 // Fingerprint identifies p (every field that matters for keys and

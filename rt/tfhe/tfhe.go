@@ -19,9 +19,9 @@ type EvalKey struct {
 	// bsk[((step*combos+c)*(k+1)*l + row)*(k+1)*N + col*N + j]: GGSW rows in
 	// NTT (Montgomery) form.
 	bsk []uint64
-	// ksk[((i*ksLevels+j)*(n+1)]: LWE encryptions of big[i]·2^64/B^(j+1)
-	// under the small key.
-	ksk []uint64
+	// ksk[(i*ksLevels+j)*(n+1):]: LWE encryptions modulo 2^32 of
+	// big[i]·2^32/B^(j+1) under the small key.
+	ksk []uint32
 }
 
 // Ciphertext is an LWE ciphertext under the big key (dimension k·N) modulo
@@ -48,7 +48,7 @@ type Evaluator struct {
 	r      *ringQ
 	fp     uint64
 	// scratch
-	small []uint64   // key-switched LWE (n+1)
+	small []uint32   // key-switched LWE modulo 2^32 (n+1)
 	abar  []uint64   // modulus-switched mask (n)
 	acc   [][]uint64 // GLWE accumulator (k+1 polys, coefficient domain)
 	dig   [][]uint64 // (k+1)·l digit polynomials (NTT domain)
@@ -79,13 +79,13 @@ func (ct *Ciphertext) SizeBytes() int { return 8 * len(ct.c) }
 
 // SizeBytes returns the in-memory size of the evaluation key (the
 // serialized form has the same size plus a small header).
-func (ek *EvalKey) SizeBytes() int { return 8 * (len(ek.bsk) + len(ek.ksk)) }
+func (ek *EvalKey) SizeBytes() int { return 8*len(ek.bsk) + 4*len(ek.ksk) }
 
 // BootstrapKeyBytes returns the size of the bootstrapping key alone.
 func (ek *EvalKey) BootstrapKeyBytes() int { return 8 * len(ek.bsk) }
 
 // KeySwitchKeyBytes returns the size of the key-switching key alone.
-func (ek *EvalKey) KeySwitchKeyBytes() int { return 8 * len(ek.ksk) }
+func (ek *EvalKey) KeySwitchKeyBytes() int { return 4 * len(ek.ksk) }
 
 // DropBits returns the number of LSBs the LUT drops before the lookup.
 func (l *LUT) DropBits() int { return l.dropBits }
