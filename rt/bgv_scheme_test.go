@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -195,5 +196,103 @@ func TestBGVDepthExceeded(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}
+	}
+}
+
+// bgvMLP builds a 64→16→10 MLP on 2-bit inputs: dense with weights drawn
+// from ws, a ReLU-like lookup clamp(round(v/4), 0, 7), dense, logits out.
+func bgvMLP(t testing.TB, ws []int64, seed uint64) *Circuit {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	draw := func(n int) []int64 {
+		w := make([]int64, n)
+		for i := range w {
+			w[i] = ws[rng.IntN(len(ws))]
+		}
+		return w
+	}
+	b := NewBuilder("mlp64")
+	x := b.Input("x", []int{1, 64}, true, Quant{Scale: []float64{0.25}, ZeroPoint: []int64{0}, QMin: 0, QMax: 3})
+	h := b.MatMul("fc1", x, draw(64*16), 64, 16, draw(16))
+	a := b.Apply("relu", h, func(v int64) int64 { return min(max(v, 0), 7) }, 2, RoundExact)
+	y := b.MatMul("fc2", a, draw(16*10), 16, 10, draw(10))
+	b.Output("logits", y, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}})
+	c, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Scheme = "bgv"
+	if _, err := c.SelectParams(SelectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// BenchmarkBGVMLP measures Server.Run of a 64→16→10 MLP on a full batch
+// (one sample per slot) and reports samples per second; the client's
+// batch encryption and decryption are reported separately.
+func BenchmarkBGVMLP(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		ws   []int64
+	}{{"ternary", []int64{-1, 0, 1}}, {"int2", []int64{-2, -1, 0, 1}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			c := bgvMLP(b, tc.ws, 1)
+			pi, _ := c.ParamsInfo()
+			b.Logf("%s", pi.Desc)
+			cl, err := NewClient(c)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := cl.GenerateKeys(nil); err != nil {
+				b.Fatal(err)
+			}
+			ek, err := cl.EvaluationKeys()
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv, err := NewServer(c, ek, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(2, 2))
+			samples := make([][][]int64, cl.MaxBatch())
+			for s := range samples {
+				x := make([]int64, 64)
+				for i := range x {
+					x[i] = rng.Int64N(4)
+				}
+				samples[s] = [][]int64{x}
+			}
+			t0 := time.Now()
+			in, err := cl.EncryptQuantizedBatch(samples)
+			if err != nil {
+				b.Fatal(err)
+			}
+			enc := time.Since(t0)
+			b.ResetTimer()
+			var out []byte
+			for range b.N {
+				if out, err = srv.Run(context.Background(), in); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			run := b.Elapsed() / time.Duration(b.N)
+			t0 = time.Now()
+			got, err := cl.DecryptQuantizedBatch(out)
+			if err != nil {
+				b.Fatal(err)
+			}
+			dec := time.Since(t0)
+			for _, s := range []int{0, len(samples) / 2, len(samples) - 1} {
+				want, _ := c.Run(context.Background(), Disable, samples[s], nil)
+				if !cmp.Equal(got[s], want) {
+					b.Fatalf("sample %d: execute %v, disable %v", s, got[s], want)
+				}
+			}
+			b.ReportMetric(float64(len(samples))/run.Seconds(), "samples/s")
+			b.Logf("batch %d: encrypt %v, server run %v, decrypt %v, inputs %s, eval keys %s",
+				len(samples), enc.Round(time.Millisecond), run.Round(time.Millisecond), dec.Round(time.Millisecond), FormatBytes(int64(len(in))), FormatBytes(int64(len(ek))))
+		})
 	}
 }
