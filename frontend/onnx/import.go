@@ -172,7 +172,7 @@ func (b *importer) fail(n *Node) {
 // elemOf maps an ONNX element type to the IR's.
 func elemOf(dt DType) (ir.Elem, error) {
 	switch dt {
-	case Float32, Float16, BFloat16:
+	case Float32, Float16, BFloat16, Float4E2M1:
 		return ir.F32, nil
 	case Float64:
 		return ir.F64, nil

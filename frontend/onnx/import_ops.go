@@ -67,6 +67,7 @@ func init() {
 
 		"Reshape": lowerReshape, "Flatten": lowerFlatten, "Squeeze": lowerSqueeze, "Unsqueeze": lowerUnsqueeze,
 		"Transpose": lowerTranspose, "Concat": lowerConcat, "Slice": lowerSlice, "Pad": lowerPad,
+		"MatMulInteger": lowerMatMulInteger, "ConvInteger": lowerConvInteger, "LRN": lowerLRN,
 		"Resize": lowerResize, "Upsample": lowerResize,
 		"GatherElements": lowerGatherElements, "GatherND": lowerGatherND,
 		"Expand": lowerExpand, "Tile": lowerTile, "Gather": lowerGather, "Split": lowerSplit,

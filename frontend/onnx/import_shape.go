@@ -510,11 +510,17 @@ func lowerCast(b *importer, n *Node, in []val) ([]val, error) {
 	if to == x.dt {
 		return []val{x}, nil
 	}
-	if !exactCastTarget(to) {
+	narrow := to == Int4 || to == Uint4 || to == Int2 || to == Uint2
+	// float16 and bfloat16 hold every value of these small types exactly,
+	// so the cast needs no rounding.
+	smallSource := x.dt == Bool || x.dt == Int2 || x.dt == Uint2 || x.dt == Int4 || x.dt == Uint4 ||
+		x.dt == Float4E2M1 || x.dt == Int8 || x.dt == Uint8
+	half := (to == Float16 || to == BFloat16) && smallSource
+	if !exactCastTarget(to) && !narrow && !half {
 		return nil, errorf(UnsupportedOp, "unsupported op: Cast to %v", to)
 	}
 	switch x.dt {
-	case Float16, BFloat16, Int4, Uint4, Int2, Uint2: // exact in the IR's f32 and integers
+	case Float16, BFloat16, Float4E2M1, Int4, Uint4, Int2, Uint2: // exact in the IR's f32 and integers
 	default:
 		if !exactCastTarget(x.dt) {
 			return nil, errorf(UnsupportedOp, "unsupported op: Cast from %v", x.dt)
@@ -533,7 +539,29 @@ func lowerCast(b *importer, n *Node, in []val) ([]val, error) {
 		v, err := b.emit(ir.OpNot, e, nil, []*ir.Value{z})
 		return one(v, to), err
 	}
-	v, err := b.emit(ir.OpCast, e, append([]int{}, x.v.Type.Shape...), []*ir.Value{x.v})
+	shape := append([]int{}, x.v.Type.Shape...)
+	lo, hi, _ := to.Range()
+	slo, shi, isInt := x.dt.Range()
+	if !e.Float && e.Bits < 32 && (!isInt || slo < lo || shi > hi) {
+		// Like numpy's astype, a cast to a narrow integer type wraps
+		// around: ((trunc(x) - lo) mod 2^bits) + lo.
+		w, err := b.emit(ir.OpCast, ir.Int(64), shape, []*ir.Value{x.v})
+		for _, step := range []struct {
+			op ir.Op
+			c  int64
+		}{{ir.OpSub, lo}, {ir.OpMod, hi - lo + 1}, {ir.OpAdd, lo}} {
+			if err != nil {
+				return nil, err
+			}
+			w, err = b.emit(step.op, ir.Int(64), nil, []*ir.Value{w, b.constI(ir.Int(64), []int{}, step.c)})
+		}
+		if err != nil {
+			return nil, err
+		}
+		v, err := b.emit(ir.OpCast, e, shape, []*ir.Value{w})
+		return one(v, to), err
+	}
+	v, err := b.emit(ir.OpCast, e, shape, []*ir.Value{x.v})
 	return one(v, to), err
 }
 
