@@ -52,6 +52,7 @@ func foldBatchnorm(s *state) error {
 				m = foldIntoDequantize(v, env)
 			}
 			if m != nil {
+				m.Range = v.Range // the same values
 				f.Body = append(f.Body, m)
 				f.ReplaceAll(v, m)
 				changed = true

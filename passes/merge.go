@@ -26,6 +26,15 @@ func mergeLinear(s *state) error {
 				continue
 			}
 			l := v.Args[0]
+			if v.Op == ir.OpGemm && uses[l] == 1 && (l.Op == ir.OpAdd || l.Op == ir.OpSub) && clearWeights(v) {
+				if m := mergeInputShift(l, v); m != nil {
+					m.Range = v.Range // the same values
+					f.Body = append(f.Body, m)
+					f.ReplaceAll(v, m)
+					changed = true
+					break
+				}
+			}
 			if uses[l] != 1 || !clearWeights(l) {
 				continue
 			}
@@ -43,6 +52,7 @@ func mergeLinear(s *state) error {
 				}
 			}
 			if m != nil {
+				m.Range = v.Range // the same values
 				f.Body = append(f.Body, m)
 				f.ReplaceAll(v, m)
 				changed = true
@@ -189,6 +199,42 @@ func mergeScale(l, v *ir.Value, ct *ir.Tensor) *ir.Value {
 		b[i] *= c[i]
 	}
 	return withBias(l, v, w, b)
+}
+
+// mergeInputShift rewrites gemm(x ± c, W, b), with c a constant per input
+// feature (a zero point), as gemm(x, W, b ± c·W). The results are the same
+// integers and, range analysis being exact per output, so is the
+// accumulator range.
+func mergeInputShift(s, v *ir.Value) *ir.Value {
+	x, ct := s.Args[0], s.Args[1].ConstValue()
+	if !x.Type.Secret || x.Type.Elem.Float || ct == nil || ct.Float || !ir.SameShape(x.Type.Shape, s.Type.Shape) {
+		return nil
+	}
+	// c must not vary along the rows of the [m, k] input.
+	off := 2 - len(ct.Shape)
+	for d := range ct.Shape {
+		if d+off == 0 && ct.Shape[d] > 1 && variesAlong(ct, d) {
+			return nil
+		}
+	}
+	k, n, w := gemmMatrix(v)
+	idx := broadcastIndex(ct.Shape, s.Type.Shape)
+	b := biasOf(v)
+	if b == nil {
+		return nil
+	}
+	for j := 0; j < k; j++ {
+		c := ct.I[idx[j]]
+		if s.Op == ir.OpSub {
+			c = -c
+		}
+		for o := 0; o < n; o++ {
+			b[o] += c * w[j*n+o]
+		}
+	}
+	m := withBias(v, v, nil, b)
+	m.Args[0] = x
+	return m
 }
 
 // gemmMatrix returns gemm l's weights as a row-major [k][n] matrix.

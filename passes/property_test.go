@@ -89,3 +89,31 @@ func TestPassesPreserveSemantics(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultPipelineWithRounding: with rounding_threshold_bits every table
+// reads at most that many bits (the report agrees), and the rounded
+// networks still run on random inputs.
+func TestDefaultPipelineWithRounding(t *testing.T) {
+	for _, name := range nets {
+		for _, n := range []int{3, 5} {
+			f := loadNet(t, name)
+			if err := Run(f, "default", &Options{RoundingBits: n, RoundingMethod: "exact"}); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			for _, v := range f.Body {
+				if v.Op == ir.OpTLU && bitsOf(v.Args[0]) > n {
+					t.Errorf("%s: %s reads %d bits, threshold %d", name, v, bitsOf(v.Args[0]), n)
+				}
+			}
+			if rep := Analyze(f); rep.MaxTLUBits > n {
+				t.Errorf("%s: report max_tlu_bits %d > %d", name, rep.MaxTLUBits, n)
+			}
+			rng := rand.New(rand.NewSource(7))
+			for i := 0; i < 50; i++ {
+				if _, err := ir.Run(f, randomInputs(rng, f)); err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+			}
+		}
+	}
+}
