@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strconv"
 	"testing"
+
+	"github.com/fheir/fheir/frontend/onnx/onnxpb"
 )
 
 const (
@@ -240,5 +242,28 @@ func TestHalf(t *testing.T) {
 	}
 	if !math.IsNaN(halfToFloat(0x7e00)) {
 		t.Errorf("halfToFloat(0x7e00) is not NaN")
+	}
+}
+
+func TestFixDimsTwice(t *testing.T) {
+	mp := testModel()
+	mp.Graph.Input[0] = vi("x", tensorType(Float32, "batch", 3))
+	mp.Graph.Input[0].Type.GetTensorType().Shape.Dim = append(mp.Graph.Input[0].Type.GetTensorType().Shape.Dim, &onnxpb.TensorShapeProto_Dimension{})
+	m, err := Parse("m.onnx", marshal(t, mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := m.Graph.Inputs[0]
+	for _, c := range []struct {
+		sizes map[string]int
+		def   int
+		want  []int
+	}{{nil, 1, []int{1, 3, 1}}, {map[string]int{"batch": 8}, 2, []int{8, 3, 2}}, {nil, 1, []int{1, 3, 1}}} {
+		if err := m.FixDims(c.sizes, c.def); err != nil {
+			t.Fatal(err)
+		}
+		if s, err := x.Shape(); err != nil || !reflect.DeepEqual(s, c.want) {
+			t.Errorf("FixDims(%v, %d): shape %v, %v; want %v", c.sizes, c.def, s, err, c.want)
+		}
 	}
 }

@@ -90,6 +90,8 @@ type ValueInfo struct {
 type Dim struct {
 	Size  int64
 	Param string
+
+	symbolic bool // not fixed in the file: FixDims may (re)size it
 }
 
 // String returns "3", "batch" or "batch=4" (a fixed symbolic dimension) or "?".
@@ -147,7 +149,9 @@ func (v *ValueInfo) String() string {
 
 // FixDims gives every symbolic or unknown dimension of the graph's inputs,
 // outputs and value infos a size: sizes[param] if present, def otherwise
-// (pass 1 for a batch of one). Sizes must be positive.
+// (pass 1 for a batch of one). Sizes must be positive. A later call
+// re-sizes them. It modifies m: do not call it concurrently with other
+// uses of m.
 func (m *Model) FixDims(sizes map[string]int, def int) error {
 	for p, s := range sizes {
 		if s <= 0 {
@@ -160,7 +164,7 @@ func (m *Model) FixDims(sizes map[string]int, def int) error {
 	fix := func(v *ValueInfo) {
 		for i := range v.Dims {
 			d := &v.Dims[i]
-			if d.Param == "" && d.Size >= 0 {
+			if !d.symbolic {
 				continue
 			}
 			d.Size = int64(def)
@@ -329,12 +333,12 @@ func valueInfo(file string, vp *onnxpb.ValueInfoProto) *ValueInfo {
 				case *onnxpb.TensorShapeProto_Dimension_DimValue:
 					v.Dims[i] = Dim{Size: dv.DimValue}
 					if dv.DimValue < 0 {
-						v.Dims[i] = Dim{Size: -1}
+						v.Dims[i] = Dim{Size: -1, symbolic: true}
 					}
 				case *onnxpb.TensorShapeProto_Dimension_DimParam:
-					v.Dims[i] = Dim{Size: -1, Param: dv.DimParam}
+					v.Dims[i] = Dim{Size: -1, Param: dv.DimParam, symbolic: true}
 				default:
-					v.Dims[i] = Dim{Size: -1}
+					v.Dims[i] = Dim{Size: -1, symbolic: true}
 				}
 			}
 		}
