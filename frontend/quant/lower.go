@@ -8,7 +8,8 @@ import (
 
 // LowerQAT rewrites f, a float function holding fake quantization
 // (quantize → dequantize pairs), in place into fheir's integer IR: every
-// parameter becomes an encrypted float input followed by its quantizer,
+// encrypted parameter (every parameter, when none is declared encrypted)
+// is a float input followed by its quantizer,
 // every mixing op reads integers, and only univariate float regions
 // (dequantize → element-wise ops → quantize) and float ops after the last
 // dequantize of a result remain. See the package documentation for the
@@ -60,11 +61,18 @@ func newLowering(f *ir.Func) *lowering {
 	return &lowering{f: f, rng: make(map[*ir.Value]ir.Range), root: make(map[*ir.Value]*ir.Value)}
 }
 
-// markSecret makes every parameter encrypted and propagates secrecy: a
-// value is encrypted iff one of its operands is.
+// markSecret propagates secrecy from the parameters: a value is encrypted
+// iff one of its operands is. Parameters keep their declared secrecy
+// (frontend/onnx makes inputs encrypted unless told otherwise), except that
+// a function without any encrypted parameter gets all of them encrypted: a
+// float graph written with tensor<...> inputs means "the model's inputs".
 func (l *lowering) markSecret() {
+	any := false
 	for _, p := range l.f.Params {
-		p.Type.Secret = true
+		any = any || p.Type.Secret
+	}
+	for _, p := range l.f.Params {
+		p.Type.Secret = p.Type.Secret || !any
 	}
 	for _, v := range l.f.Body {
 		s := false
