@@ -82,12 +82,16 @@ func (m *Model) ImportFloat(opts ImportOptions) (*ir.Func, error) {
 			b.vals[o] = outs[i]
 		}
 	}
+	if len(m.Graph.Outputs) == 0 {
+		b.errs = append(b.errs, &Error{File: m.File, Code: MalformedModel, Msg: "the graph has no outputs"})
+	}
 	for _, o := range m.Graph.Outputs {
-		v, ok := b.vals[o.Name]
-		if !ok {
-			if !b.failed[o.Name] {
-				b.errs = append(b.errs, &Error{File: m.File, Where: fmt.Sprintf("output %q", o.Name), Code: UndefinedValue, Msg: "has no value"})
-			}
+		if b.failed[o.Name] {
+			continue
+		}
+		v, err := b.value(o.Name)
+		if err != nil {
+			b.errs = append(b.errs, place(m.File, fmt.Sprintf("output %q", o.Name), UndefinedValue, err))
 			continue
 		}
 		b.f.Results = append(b.f.Results, v.v)
@@ -246,20 +250,27 @@ func (b *importer) input(n *Node, i int) (val, bool, error) {
 	if name == "" {
 		return val{}, false, nil
 	}
+	v, err := b.value(name)
+	return v, err == nil, err
+}
+
+// value returns the value named name, materializing an initializer as a
+// constant on first use.
+func (b *importer) value(name string) (val, error) {
 	if v, ok := b.vals[name]; ok {
-		return v, true, nil
+		return v, nil
 	}
 	t, ok := b.m.Graph.Initializers[name]
 	if !ok {
-		return val{}, false, errorf(UndefinedValue, "input %q has no value", name)
+		return val{}, errorf(UndefinedValue, "%q has no value", name)
 	}
 	c, err := b.constTensor(t)
 	if err != nil {
-		return val{}, false, err
+		return val{}, err
 	}
 	c.v.Loc = name
 	b.vals[name] = c
-	return c, true, nil
+	return c, nil
 }
 
 // constTensor adds a constant holding an ONNX tensor.

@@ -292,3 +292,13 @@ func TestSymbolicBatch(t *testing.T) {
 		}
 	}
 }
+
+func TestOutputIsInitializer(t *testing.T) {
+	m := graphModel{opset: 13, xs: []int{2}, outs: []string{"y", "w"}, nodes: []*onnxpb.NodeProto{
+		node("Relu", "r", []string{"x"}, []string{"y"}),
+	}, inits: []*onnxpb.TensorProto{fTensor("w", []int64{2}, 1.5, -2)}}.parse(t)
+	out := run(t, m, []float64{-1, 3})
+	if !reflect.DeepEqual(out[0].F, []float64{0, 3}) || !reflect.DeepEqual(out[1].F, []float64{1.5, -2}) {
+		t.Errorf("got %v %v", out[0].F, out[1].F)
+	}
+}
