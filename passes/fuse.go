@@ -358,14 +358,43 @@ func (fz *fusion) run() ([]*ir.Tensor, error) {
 	for _, r := range fz.roots {
 		probe.Results = append(probe.Results, copies[r])
 	}
-	x := ir.NewInts(shape, nil)
-	for i := 0; i < n; i++ {
-		v := fz.probeInput(in.Lo + int64(i))
-		for c := 0; c < C; c++ {
-			x.I[i*C+c] = v
+	// Evaluate in chunks of rows to bound memory on wide domains.
+	rows := max(1, (1<<18)/C)
+	outs := make([]*ir.Tensor, len(fz.roots))
+	for i := range outs {
+		outs[i] = ir.NewInts(shape, nil)
+	}
+	for start := 0; start < n; start += rows {
+		end := min(n, start+rows)
+		x := ir.NewInts([]int{end - start, C}, nil)
+		for i := start; i < end; i++ {
+			v := fz.probeInput(in.Lo + int64(i))
+			for c := 0; c < C; c++ {
+				x.I[(i-start)*C+c] = v
+			}
+		}
+		p.Type.Shape = x.Shape
+		for _, w := range probe.Body {
+			if w.Op != ir.OpConst {
+				w.Type.Shape = x.Shape
+			}
+		}
+		res, err := ir.Run(probe, []*ir.Tensor{x})
+		if err != nil {
+			return nil, err
+		}
+		for r, o := range res {
+			if o.Float {
+				if !outs[r].Float {
+					outs[r] = ir.NewFloats(shape, nil)
+				}
+				copy(outs[r].F[start*C:], o.F)
+			} else {
+				copy(outs[r].I[start*C:], o.I)
+			}
 		}
 	}
-	return ir.Run(probe, []*ir.Tensor{x})
+	return outs, nil
 }
 
 // probeInput maps a table index value to the x it stands for: itself, or

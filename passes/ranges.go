@@ -44,11 +44,36 @@ func uniform(shape []int, r ir.Range) *interval {
 // computed from its operands (facts on non-parameters are ignored) and
 // intersected with its declared type, since the interpreter rejects any
 // input that makes a value leave its type.
+//
+// For the same reason a value read by a table lookup is limited to the
+// table's domain [lo, lo+n-1]: the lookup rejects anything else.
 func analyzeRanges(f *ir.Func) map[*ir.Value]*interval {
+	limit := make(map[*ir.Value]ir.Range)
+	for _, v := range f.Body {
+		if v.Op == ir.OpTLU {
+			x := v.Args[0]
+			lo := v.Int("lo", 0)
+			t := v.TensorAttr("table")
+			r := ir.Range{Lo: lo, Hi: lo + int64(t.Shape[len(t.Shape)-1]) - 1}
+			if old, ok := limit[x]; ok {
+				r = r.Intersect(old)
+			}
+			limit[x] = r
+		}
+	}
+	bound := func(v *ir.Value) ir.Range {
+		r := v.Type.Elem.Range()
+		if l, ok := limit[v]; ok && l.Lo <= l.Hi {
+			r = r.Intersect(l)
+		}
+		return r
+	}
 	env := make(map[*ir.Value]*interval)
 	for _, p := range f.Params {
 		if !p.Type.Elem.Float {
-			env[p] = uniform(p.Type.Shape, rangeOf(p))
+			iv := uniform(p.Type.Shape, rangeOf(p))
+			clampInterval(iv, bound(p))
+			env[p] = iv
 		}
 	}
 	for _, v := range f.Body {
@@ -59,7 +84,7 @@ func analyzeRanges(f *ir.Func) map[*ir.Value]*interval {
 		if iv == nil {
 			iv = uniform(v.Type.Shape, v.Type.Elem.Range())
 		}
-		clampInterval(iv, v.Type.Elem.Range())
+		clampInterval(iv, bound(v))
 		env[v] = iv
 	}
 	return env
