@@ -275,6 +275,20 @@ def save_case(name, model, xtr, xte, ytr, yte, exports, meta, tol=1e-4):
     return meta
 
 
+def strip_stack_traces(path):
+    """Drops the "pkg.torch.onnx.stack_trace" metadata that the dynamo exporter
+    attaches to every node: it holds absolute paths of this checkout and of the
+    venv, so the file would change with the folder it is generated in. The
+    other per-node metadata (namespace, class hierarchy, fx node) stays, as in
+    real exports."""
+    m = onnx.load(path)
+    for n in m.graph.node:
+        keep = [p for p in n.metadata_props if p.key != "pkg.torch.onnx.stack_trace"]
+        del n.metadata_props[:]
+        n.metadata_props.extend(keep)
+    onnx.save(m, path)
+
+
 def out_path(fname):
     os.makedirs(OUT_DIR, exist_ok=True)
     return os.path.join(OUT_DIR, fname)

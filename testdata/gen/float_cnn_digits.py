@@ -40,7 +40,7 @@ def main():
     common.seed_everything(0)
     xtr, xte, ytr, yte = common.digits(image=True)
     model = FloatCNN()
-    common.train(model, xtr, ytr, epochs=15, lr=0.01)
+    common.train(model, xtr, ytr, epochs=25, lr=0.003)
     model.eval()
     example = torch.from_numpy(xte[:1])
     path = f"{NAME}.torch.op{OPSET}.onnx"

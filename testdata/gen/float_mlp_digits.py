@@ -29,6 +29,7 @@ def main():
     torch.onnx.export(model, (example,), common.out_path(dyn), opset_version=18, dynamo=True,
                       input_names=["x"], output_names=["logits"],
                       dynamic_shapes={"input": {0: batch}}, external_data=False, verbose=False)
+    common.strip_stack_traces(common.out_path(dyn))
     common.save_case(
         NAME, model, xtr, xte, ytr, yte, [ts, dyn],
         {

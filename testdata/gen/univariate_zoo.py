@@ -103,6 +103,7 @@ def main():
     p = f"{NAME}.dynamo.op18.onnx"
     torch.onnx.export(model, (example,), common.out_path(p), opset_version=18, dynamo=True,
                       input_names=["x"], output_names=["logits"], external_data=False)
+    common.strip_stack_traces(common.out_path(p))
     paths.append(p)
     common.save_case(
         NAME, model, xtr, xte, ytr, yte, paths,
