@@ -449,9 +449,24 @@ func lowerAveragePool(b *importer, n *Node, in []val) ([]val, error) {
 		sum, err = b.emit(ir.OpSumPool, x.Type.Elem, nil, []*ir.Value{x}, ir.IntsAttr("kernel", k),
 			ir.IntsAttr("strides", st), ir.IntsAttr("pads", pd), ir.IntAttr("ceil_mode", ceil))
 	} else {
-		// A dilated window sum is a depthwise convolution with ones.
+		// A dilated window sum is a depthwise convolution with ones. The
+		// extra windows of ceil_mode read zeros padded at the end.
+		ns := len(k)
+		cp := append([]int64{}, pd...)
 		if ceil != 0 {
-			return nil, errorf(UnsupportedOp, "unsupported op: AveragePool with dilations and ceil_mode")
+			for i := 0; i < ns; i++ {
+				in := int64(x.Type.Shape[i+2])
+				ext := dl[i]*(k[i]-1) + 1
+				num := in + pd[i] + pd[i+ns] - ext
+				if num < 0 {
+					continue
+				}
+				out := (num+st[i]-1)/st[i] + 1
+				if (out-1)*st[i] >= in+pd[i] { // the last window must start inside
+					out--
+				}
+				cp[i+ns] += max(0, (out-1)*st[i]+ext-(in+pd[i]+pd[i+ns]))
+			}
 		}
 		c := x.Type.Shape[1]
 		ws := []int{c, 1}
@@ -460,7 +475,7 @@ func lowerAveragePool(b *importer, n *Node, in []val) ([]val, error) {
 		}
 		w := b.constF(x.Type.Elem, ws, fill(ir.ShapeSize(ws), 1)...)
 		sum, err = b.emit(ir.OpConv, x.Type.Elem, nil, []*ir.Value{x, w}, ir.IntsAttr("strides", st),
-			ir.IntsAttr("pads", pd), ir.IntsAttr("dilations", dl), ir.IntAttr("group", int64(c)))
+			ir.IntsAttr("pads", cp), ir.IntsAttr("dilations", dl), ir.IntAttr("group", int64(c)))
 	}
 	if err != nil {
 		return nil, err

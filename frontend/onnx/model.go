@@ -1,6 +1,7 @@
 // Package onnx reads ONNX models (as exported by torch.onnx and Brevitas)
 // into a small, checked Go form: graph inputs and outputs with their
-// shapes, decoded initializers, and nodes with typed attribute access.
+// shapes, decoded initializers, and nodes with typed attribute access;
+// ImportFloat lowers a model into an ir.Func with ONNX's float semantics.
 //
 // Every user error is an *Error (or an ErrorList of them) whose text names
 // the file and the node, with a stable Code. Malformed input never panics.
