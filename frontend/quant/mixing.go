@@ -31,8 +31,8 @@ func (l *lowering) operand(v *ir.Value, i int) (qinfo, bool) {
 	}
 	if a.Type.Secret {
 		l.errs = append(l.errs, errAt(v, MissingQuantizer,
-			"input %d comes from %s, which is not quantized: add a QuantIdentity (or a quantized activation such as QuantReLU) between %s and this node",
-			i, describe(a), describe(a)))
+			"input %d is the output of %s, which is not quantized: insert a QuantIdentity (or use a quantized activation such as QuantReLU) between it and this node",
+			i, describe(a)))
 	} else {
 		l.errs = append(l.errs, errAt(v, UnquantizedWeight,
 			"input %d is a clear float tensor without a quantizer: use a quantized layer (QuantLinear, QuantConv2d) or post-training quantization", i))
