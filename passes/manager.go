@@ -1,11 +1,3 @@
-// Package passes holds fheir's IR-to-IR passes and the manager that runs
-// them: one ordered pass table, ordering constraints checked at init, the
-// verifier after every pass, -print-after and -time.
-//
-// A pipeline is a comma-separated list of pass names; a pass may take options
-// in braces, space-separated, as in mlir-opt:
-//
-//	canonicalize,fuse-tlu,narrow,round{bits=6 method=approximate},dce
 package passes
 
 import (
