@@ -762,29 +762,54 @@ func lowerSoftmax(b *importer, n *Node, in []val) ([]val, error) {
 	}
 	x := in[0].v
 	shape := x.Type.Shape
-	var v *ir.Value
-	var err error
+	v, axis := x, n.Int("axis", -1)
 	if b.m.Opset("") < 13 {
 		// Before opset 13 the input is coerced to 2-d at axis (default 1).
-		axis, err := normAxis(n.Int("axis", 1), len(shape))
+		a, err := normAxis(n.Int("axis", 1), len(shape))
 		if err != nil {
 			return nil, err
 		}
-		flat, err := b.reshape(x, []int{ir.ShapeSize(shape[:axis]), ir.ShapeSize(shape[axis:])})
-		if err != nil {
+		if v, err = b.reshape(x, []int{ir.ShapeSize(shape[:a]), ir.ShapeSize(shape[a:])}); err != nil {
 			return nil, err
 		}
-		if v, err = b.emit(ir.OpSoftmax, x.Type.Elem, nil, []*ir.Value{flat}, ir.IntAttr("axis", 1)); err != nil {
-			return nil, err
-		}
-		if v, err = b.reshape(v, shape); err != nil {
-			return nil, err
-		}
-	} else if v, err = b.emit(ir.OpSoftmax, x.Type.Elem, nil, []*ir.Value{x}, ir.IntAttr("axis", n.Int("axis", -1))); err != nil {
-		return nil, err
+		axis = 1
 	}
+	var err error
 	if n.OpType == "LogSoftmax" {
-		v, err = b.emit(ir.OpLog, x.Type.Elem, nil, []*ir.Value{v})
+		v, err = b.logSoftmax(v, axis)
+	} else {
+		v, err = b.emit(ir.OpSoftmax, x.Type.Elem, nil, []*ir.Value{v}, ir.IntAttr("axis", axis))
+	}
+	if err == nil {
+		v, err = b.reshape(v, shape)
 	}
 	return one(v, in[0].dt), err
+}
+
+// logSoftmax computes (x − max) − log Σ exp(x − max) along axis, which
+// stays finite where log(softmax(x)) would underflow to −inf.
+func (b *importer) logSoftmax(x *ir.Value, axis int64) (*ir.Value, error) {
+	e := x.Type.Elem
+	ax := []ir.Attr{ir.IntsAttr("axes", []int64{axis}), ir.IntAttr("keepdims", 1)}
+	m, err := b.emit(ir.OpReduceMax, e, nil, []*ir.Value{x}, ax...)
+	if err != nil {
+		return nil, err
+	}
+	d, err := b.emit(ir.OpSub, e, nil, []*ir.Value{x, m})
+	if err != nil {
+		return nil, err
+	}
+	ex, err := b.emit(ir.OpExp, e, nil, []*ir.Value{d})
+	if err != nil {
+		return nil, err
+	}
+	s, err := b.emit(ir.OpReduceSum, e, nil, []*ir.Value{ex}, ax...)
+	if err != nil {
+		return nil, err
+	}
+	l, err := b.emit(ir.OpLog, e, nil, []*ir.Value{s})
+	if err != nil {
+		return nil, err
+	}
+	return b.emit(ir.OpSub, e, nil, []*ir.Value{d, l})
 }

@@ -302,3 +302,18 @@ func TestOutputIsInitializer(t *testing.T) {
 		t.Errorf("got %v %v", out[0].F, out[1].F)
 	}
 }
+
+func TestLogSoftmaxLargeLogits(t *testing.T) {
+	m := graphModel{opset: 13, xs: []int{1, 3}, nodes: []*onnxpb.NodeProto{
+		node("LogSoftmax", "ls", []string{"x"}, []string{"y"}, aInt("axis", 1)),
+	}}.parse(t)
+	got := run(t, m, []float64{0, 200, 100})[0].F
+	// log softmax = x - 200 - log(1 + e^-100 + e^-200) ≈ x - 200.
+	want := []float64{-200, 0, -100}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-4 {
+			t.Errorf("got %v, want %v", got, want)
+			break
+		}
+	}
+}
