@@ -3,6 +3,7 @@ package bgv
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -355,4 +356,84 @@ func (p Params) mustLattigo(t testing.TB) heint.Parameters {
 		t.Fatal(err)
 	}
 	return hp
+}
+
+// TestNoiseMargin runs the deepest chain a set allows (a noisy weighted
+// sum with rescale, then a lookup using every remaining level), checks it
+// is exact and that the final noise leaves a margin below q_0. The N=2^15
+// and 2^16 sets (slow) run with BGV_SLOW=1.
+func TestNoiseMargin(t *testing.T) {
+	type cfg struct {
+		p    Params
+		slow bool
+	}
+	cfgs := []cfg{
+		{Params{LogN: 14, T: 65537, Levels: 10}, false},
+		{Params{LogN: 14, T: PlaintextModulus(14, 1<<21), Levels: 8}, false},
+		{Params{LogN: 15, T: 65537, Levels: 9}, true},
+		{Params{LogN: 16, T: 786433, Levels: 9}, true},
+		{Params{LogN: 16, T: PlaintextModulus(16, 1<<28), Levels: 9}, true},
+	}
+	for _, c := range cfgs {
+		p := c.p
+		t.Run(p.Name(), func(t *testing.T) {
+			if c.slow && os.Getenv("BGV_SLOW") == "" {
+				t.Skip("set BGV_SLOW=1")
+			}
+			if err := p.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			k := keysFor(t, p)
+			rng := rand.New(rand.NewPCG(13, uint64(p.LogN)))
+			deg := 1<<(p.Levels-1) - 1
+			lo := -int64(deg / 2)
+			hi := lo + int64(deg)
+			x := randVals(rng, p.Slots(), lo, hi)
+			ct, err := k.sk.Encrypt(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// 64 terms with weights of magnitude up to t/2 summing to 1.
+			w := randVals(rng, 64, -int64(p.T/2), int64(p.T/2))
+			var s int64
+			for _, v := range w[1:] {
+				s += v
+			}
+			w[0] = 1 - s
+			cts := make([]*Ciphertext, len(w))
+			for i := range cts {
+				cts[i] = ct
+			}
+			sum, err := k.ev.WeightedSum(cts, w, 0, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tab := randVals(rng, deg+1, -int64(p.T/2), int64(p.T/2))
+			poly, err := Interpolate(p.T, lo, hi, func(v int64) int64 { return tab[v-lo] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := k.ev.Lookup(sum, poly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Level() != 0 {
+				t.Errorf("lookup ended at level %d, want 0", out.Level())
+			}
+			got, err := k.sk.Decrypt(out, p.Slots())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				if got[i] != tab[x[i]-lo] {
+					t.Fatalf("slot %d: f(%d) = %d, want %d", i, x[i], got[i], tab[x[i]-lo])
+				}
+			}
+			noise, logQ := k.sk.NoiseBits(out)
+			t.Logf("%s: final noise 2^%.1f, q0 2^%.1f, margin %.1f bits", p, noise, logQ, logQ-1-noise)
+			if logQ-1-noise < 8 {
+				t.Errorf("margin %.1f bits below q0, want ≥ 8", logQ-1-noise)
+			}
+		})
+	}
 }

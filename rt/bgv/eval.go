@@ -2,6 +2,7 @@ package bgv
 
 import (
 	"fmt"
+	"math"
 	"math/big"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
@@ -212,4 +213,29 @@ func (e *Evaluator) Lookup(ct *Ciphertext, p *Poly) (*Ciphertext, error) {
 		panic("BUG: polynomial evaluation left scale " + res.Scale.Value.String())
 	}
 	return &Ciphertext{p: e.p, ct: res}, nil
+}
+
+// NoiseBits returns log2 of the largest |m + t·e| over ct's coefficients
+// (the decrypted phase before reduction mod t) and log2 of ct's current
+// modulus Q_l: decryption is exact while the first stays below the second
+// minus one. Only the secret key holder can measure it (tests, tuning).
+func (sk *SecretKey) NoiseBits(ct *Ciphertext) (noise, logQ float64) {
+	pt := heint.NewPlaintext(sk.hp, ct.Level())
+	sk.dec.Decrypt(ct.ct, pt)
+	rq := sk.hp.RingQ().AtLevel(ct.Level())
+	// lattigo's BGV keeps plaintexts multiplied by t^-1 mod Q.
+	rq.MulScalar(pt.Value, sk.p.T, pt.Value)
+	if pt.IsNTT {
+		rq.INTT(pt.Value, pt.Value)
+	}
+	co := make([]*big.Int, sk.hp.N())
+	for i := range co {
+		co[i] = new(big.Int)
+	}
+	rq.PolyToBigintCentered(pt.Value, 1, co)
+	_, _, noise = rlwe.NormStats(co)
+	for i := 0; i <= ct.Level(); i++ {
+		logQ += math.Log2(float64(sk.hp.Q()[i]))
+	}
+	return noise, logQ
 }
