@@ -65,44 +65,42 @@ func fuseTLU(s *state) error {
 			in[m] = true
 		}
 		// A float value used outside the region (a final dequantize, say)
-		// is not replaced by a table and stays out; what feeds it then
-		// escapes too.
+		// is not replaced by a table: it stays, and so do the float values
+		// it is computed from. The integer values it reads become exits.
+		stays := make(map[*ir.Value]bool)
 		for again := true; again; {
 			again = false
 			for _, m := range region {
-				if !in[m] || !m.Type.Elem.Float {
+				if stays[m] || !m.Type.Elem.Float {
 					continue
 				}
-				escapes := isResult[m]
+				s := isResult[m]
 				for _, u := range uses[m] {
-					escapes = escapes || !in[u]
+					s = s || !in[u] || stays[u]
 				}
-				if escapes {
-					in[m], again = false, true
+				if s {
+					stays[m], again = true, true
 				}
 			}
 		}
-		kept := region[:0:0]
+		var roots, replaced []*ir.Value
 		for _, m := range region {
-			if in[m] {
-				kept = append(kept, m)
+			if stays[m] {
+				continue
 			}
-		}
-		region = kept
-		var roots []*ir.Value
-		for _, m := range region {
+			replaced = append(replaced, m)
 			if m.Type.Elem.Float {
 				continue
 			}
 			outside := isResult[m]
 			for _, u := range uses[m] {
-				outside = outside || !in[u]
+				outside = outside || !in[u] || stays[u]
 			}
 			if outside && !(m.Op == ir.OpTLU && m.Args[0] == x) {
 				roots = append(roots, m)
 			}
 		}
-		if len(roots) == 0 || !worthFusing(region) {
+		if len(roots) == 0 || !worthFusing(replaced) {
 			continue
 		}
 		axis, ok := regionAxis(x, region)
