@@ -94,6 +94,10 @@ func (m *Model) ImportFloat(opts ImportOptions) (*ir.Func, error) {
 			b.errs = append(b.errs, place(m.File, fmt.Sprintf("output %q", o.Name), UndefinedValue, err))
 			continue
 		}
+		if err := checkDeclared(o, v); err != nil {
+			b.errs = append(b.errs, place(m.File, fmt.Sprintf("output %q", o.Name), BadNode, err))
+			continue
+		}
 		b.f.Results = append(b.f.Results, v.v)
 	}
 	if len(unsupported) > 0 {
@@ -470,3 +474,28 @@ func domainOK(n *Node) bool {
 
 // f32Round rounds x to float32 precision.
 func f32Round(x float64) float64 { return float64(float32(x)) }
+
+// checkDeclared compares an imported output with the type and the fixed
+// dimensions the model declares for it, to catch a lowering that went wrong
+// rather than hand back a function of another shape.
+func checkDeclared(o *ValueInfo, v val) error {
+	if o.Kind != KindTensor {
+		return errorf(UnsupportedType, "is a %v; only tensor outputs are supported", o.Kind)
+	}
+	if o.DType != Undefined && o.DType != v.dt {
+		return errorf(BadNode, "imported as %v, the model declares %v", v.dt, o.DType)
+	}
+	if !o.HasShape {
+		return nil
+	}
+	got := v.v.Type.Shape
+	if len(got) != len(o.Dims) {
+		return errorf(BadNode, "imported with shape %v, the model declares %v", got, o)
+	}
+	for i, d := range o.Dims {
+		if !d.symbolic && int64(got[i]) != d.Size {
+			return errorf(BadNode, "imported with shape %v, the model declares %v", got, o)
+		}
+	}
+	return nil
+}

@@ -37,7 +37,8 @@ func (g graphModel) parse(t *testing.T) *Model {
 		Initializer: g.inits,
 	}
 	for _, o := range outs {
-		gp.Output = append(gp.Output, vi(o, tensorType(Float32)))
+		// No shape: rank unknown.
+		gp.Output = append(gp.Output, vi(o, &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{ElemType: int32(Float32)}}}))
 	}
 	mp := &onnxpb.ModelProto{
 		IrVersion:   8,
@@ -315,5 +316,19 @@ func TestLogSoftmaxLargeLogits(t *testing.T) {
 			t.Errorf("got %v, want %v", got, want)
 			break
 		}
+	}
+}
+
+func TestDeclaredOutputShapeChecked(t *testing.T) {
+	mp := testModel()
+	mp.Graph.Node = []*onnxpb.NodeProto{node("Relu", "r", []string{"x"}, []string{"y"})}
+	mp.Graph.Output[0] = vi("y", tensorType(Float32, "batch", 7))
+	m, err := Parse("m.onnx", marshal(t, mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.ImportFloat(ImportOptions{})
+	if !hasCode(err, BadNode) || !strings.Contains(err.Error(), `m.onnx: output "y": imported with shape [1 3], the model declares y: float32[batch=1 x 7]`) {
+		t.Errorf("got %v", err)
 	}
 }
