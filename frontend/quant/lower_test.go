@@ -276,3 +276,99 @@ func TestTinyFile(t *testing.T) {
 		}
 	}
 }
+
+// poolNet: pad → conv → relu → quantizer → average pooling (sumpool then
+// a division by the window size, as frontend/onnx lowers AveragePool) →
+// flatten → gemm, with no quantizer between the pooling and the gemm: the
+// division folds into the dequantize scale and the flatten moves to the
+// integers.
+func poolNet(seed int64) *ir.Func {
+	b := newNet(seed, ir.F32)
+	x := b.param("x", 1, 2, 6, 6)
+	h := b.quant(x, 0.3, 1, 4, true, "/q0/Quant")
+	h = b.add(ir.OpPad, []int{1, 2, 8, 8}, []*ir.Value{h}, ir.Attrs{ir.IntsAttr("pads", []int64{0, 0, 1, 1, 0, 0, 1, 1})}, "/Pad")
+	h = b.add(ir.OpConv, []int{1, 3, 6, 6}, []*ir.Value{h, b.weight([]int{3, 2, 3, 3}, 4, 0, false, "/c/weight_quant"), b.floats([]int{3}, 0.2)}, nil, "/c/Conv")
+	h = b.unary(ir.OpRelu, h, "/Relu")
+	h = b.quant(h, 0.25, 0, 3, false, "/r/Quant")
+	h = b.add(ir.OpSumPool, []int{1, 3, 3, 3}, []*ir.Value{h}, ir.Attrs{ir.IntsAttr("kernel", []int64{2, 2}), ir.IntsAttr("strides", []int64{2, 2})}, "/AveragePool")
+	cnt := ir.NewFloats([]int{1, 1, 3, 3}, []float64{4, 4, 4, 4, 4, 4, 4, 4, 4})
+	h = b.add(ir.OpDiv, h.Type.Shape, []*ir.Value{h, b.f.Const(ir.F32, cnt)}, nil, "/AveragePool")
+	h = b.add(ir.OpReshape, []int{1, 27}, []*ir.Value{h}, nil, "/Flatten")
+	h = b.gemm(h, b.weight([]int{5, 27}, 4, 0, false, "/fc/weight_quant"), true, "/fc/Gemm")
+	b.f.Results = []*ir.Value{h}
+	return b.f
+}
+
+func TestPoolNet(t *testing.T) {
+	low := checkLowering(t, poolNet(31), 100, 1)
+	for _, v := range low.Body {
+		if v.Op == ir.OpPad && v.Float("value", -1) != 1 {
+			t.Errorf("integer pad value %v, want the zero point 1", v.Float("value", -1))
+		}
+		if v.Op == ir.OpDiv {
+			t.Errorf("the pooling division should fold into a dequantize scale:\n%s", ir.Print(low))
+		}
+	}
+}
+
+// flattenBeforeQuant: conv → relu → flatten → quantizer → gemm: the
+// quantizer moves above the flatten, so the flatten reads integers.
+func TestQuantizerAfterFlatten(t *testing.T) {
+	b := newNet(32, ir.F32)
+	x := b.param("x", 1, 1, 4, 4)
+	h := b.quant(x, 0.3, 0, 4, true, "/q0/Quant")
+	h = b.add(ir.OpConv, []int{1, 2, 4, 4}, []*ir.Value{h, b.weight([]int{2, 1, 3, 3}, 4, 0, false, "/c/weight_quant")}, ir.Attrs{ir.IntsAttr("pads", []int64{1, 1, 1, 1})}, "/c/Conv")
+	h = b.unary(ir.OpRelu, h, "/Relu")
+	h = b.add(ir.OpTranspose, []int{1, 4, 4, 2}, []*ir.Value{h}, ir.Attrs{ir.IntsAttr("perm", []int64{0, 2, 3, 1})}, "/Transpose")
+	h = b.add(ir.OpReshape, []int{1, 32}, []*ir.Value{h}, nil, "/Flatten")
+	h = b.quant(h, 0.2, 0, 4, false, "/q1/Quant")
+	h = b.gemm(h, b.weight([]int{3, 32}, 4, -1, false, "/fc/weight_quant"), false, "/fc/Gemm")
+	b.f.Results = []*ir.Value{h}
+	low := checkLowering(t, b.f, 100, 1)
+	for _, v := range low.Body {
+		if (v.Op == ir.OpReshape || v.Op == ir.OpTranspose) && (v.Type.Elem.Float || v.Args[0].Op == ir.OpDequantize) {
+			t.Errorf("%s must read the hoisted quantizer's integers:\n%s", v.Op, ir.Print(low))
+		}
+	}
+}
+
+// concatNet concatenates two branches quantized with different scales,
+// then a global average pool (reduce_mean) and a gemm.
+func TestConcatAndGlobalPool(t *testing.T) {
+	b := newNet(33, ir.F64)
+	x := b.param("x", 1, 2, 3, 3)
+	h := b.quant(x, 0.25, 0, 4, true, "/q0/Quant")
+	a := b.add(ir.OpConv, []int{1, 2, 3, 3}, []*ir.Value{h, b.weight([]int{2, 2, 1, 1}, 4, -1, false, "/a/weight_quant")}, nil, "/a/Conv")
+	a = b.quant(b.unary(ir.OpRelu, a, "/ReluA"), 0.125, 0, 4, false, "/qa/Quant")
+	c := b.add(ir.OpConv, []int{1, 2, 3, 3}, []*ir.Value{h, b.weight([]int{2, 2, 1, 1}, 4, -1, false, "/b/weight_quant")}, nil, "/b/Conv")
+	c = b.quant(b.unary(ir.OpRelu, c, "/ReluB"), 0.125, 0, 4, false, "/qb/Quant")
+	h = b.add(ir.OpConcat, []int{1, 4, 3, 3}, []*ir.Value{a, c}, ir.Attrs{ir.IntAttr("axis", 1)}, "/Concat")
+	h = b.add(ir.OpReduceMean, []int{1, 4, 1, 1}, []*ir.Value{h}, ir.Attrs{ir.IntsAttr("axes", []int64{2, 3}), ir.IntAttr("keepdims", 1)}, "/GlobalAveragePool")
+	h = b.add(ir.OpReshape, []int{1, 4}, []*ir.Value{h}, nil, "/Flatten")
+	h = b.quant(h, 0.1, 0, 5, false, "/q2/Quant")
+	h = b.gemm(h, b.weight([]int{2, 4}, 4, 0, false, "/fc/weight_quant"), true, "/fc/Gemm")
+	b.f.Results = []*ir.Value{h}
+	low := checkLowering(t, b.f, 200, 1)
+	for _, v := range low.Body {
+		if v.Op == ir.OpConcat && (v.Args[0].Op != ir.OpQuantize || v.Args[1].Op != ir.OpQuantize) {
+			t.Errorf("equal scales: concat must read both quantizers directly:\n%s", ir.Print(low))
+		}
+	}
+}
+
+// An encrypted × encrypted matmul (attention-like): both operands are
+// quantized per tensor; the product runs on integers.
+func TestEncryptedMatMul(t *testing.T) {
+	b := newNet(34, ir.F64)
+	x := b.param("x", 1, 3, 4)
+	y := b.param("y", 1, 4, 2)
+	qx := b.quant(x, 0.25, 2, 4, false, "/qx/Quant")
+	qy := b.quant(y, 0.5, 0, 3, true, "/qy/Quant")
+	h := b.add(ir.OpMatMul, []int{1, 3, 2}, []*ir.Value{qx, qy}, nil, "/MatMul")
+	b.f.Results = []*ir.Value{h}
+	low := checkLowering(t, b.f, 200, 1)
+	mm := low.Results[0].Args[0]
+	if mm.Op != ir.OpMatMul || mm.Type.Elem.Float || !mm.Args[0].Type.Secret || !mm.Args[1].Type.Secret {
+		t.Errorf("want an integer matmul of two encrypted values:\n%s", ir.Print(low))
+	}
+}

@@ -188,6 +188,9 @@ func (l *lowering) foldScale(v *ir.Value) *ir.Value {
 		return s * k
 	}
 	cf := ct.Floats()
+	if allEqual(cf) {
+		cf = cf[:1] // e.g. average pooling's window sizes, all equal
+	}
 	if len(cf) == 1 {
 		scale := make([]float64, len(qi.scale))
 		for i, s := range qi.scale {
@@ -216,4 +219,13 @@ func (l *lowering) foldScale(v *ir.Value) *ir.Value {
 		zp[ch] = qi.channelZP(ch)
 	}
 	return l.emitDequant(qi.q, scale, zp, a, v.Type.Elem, v.Loc)
+}
+
+func allEqual(x []float64) bool {
+	for _, v := range x {
+		if v != x[0] {
+			return false
+		}
+	}
+	return true
 }
