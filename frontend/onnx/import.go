@@ -38,6 +38,9 @@ type ImportOptions struct {
 // Shape/Gather/Concat/Cast/ConstantOfShape/Slice/Unsqueeze chains exporters
 // emit for Reshape and Pad) are folded at import. Every unsupported node is
 // reported at once, in an ErrorList of UnsupportedOp errors.
+//
+// ImportFloat fixes m's symbolic dimensions (FixDims): do not call it
+// concurrently on one Model.
 func (m *Model) ImportFloat(opts ImportOptions) (*ir.Func, error) {
 	name := opts.FuncName
 	if name == "" {
