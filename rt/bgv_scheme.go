@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -299,14 +300,34 @@ func (k *bgvKeys) encryptBatch(v ValueID, samples [][]int64) (Tensor, error) {
 	return k.encryptElems(xs, len(samples))
 }
 
+// encryptElems encrypts one ciphertext per element on GOMAXPROCS
+// goroutines (each with its own copy of the key's encryptor).
 func (k *bgvKeys) encryptElems(xs [][]int64, batch int) (Tensor, error) {
 	t := &bgvTensor{cts: make([]*bgv.Ciphertext, len(xs)), batch: batch}
-	for i, x := range xs {
-		ct, err := k.sk.Encrypt(x)
-		if err != nil {
-			return nil, bgvErr(err, "encrypting")
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var fe firstErr
+	for w := range min(runtime.GOMAXPROCS(0), len(xs)) {
+		sk := k.sk
+		if w > 0 {
+			sk = k.sk.ShallowCopy()
 		}
-		t.cts[i] = ct
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(xs); i = int(next.Add(1)) - 1 {
+				ct, err := sk.Encrypt(xs[i])
+				if err != nil {
+					fe.set(bgvErr(err, "encrypting"))
+					return
+				}
+				t.cts[i] = ct
+			}
+		}()
+	}
+	wg.Wait()
+	if fe.err != nil {
+		return nil, fe.err
 	}
 	return t, nil
 }

@@ -114,10 +114,7 @@ func (e *Evaluator) Trivial(values []int64) (*Ciphertext, error) {
 	if len(values) > e.p.Slots() {
 		return nil, errorf(CodeBadArgument, "%d values for %d slots", len(values), e.p.Slots())
 	}
-	pt := heint.NewPlaintext(e.hp, e.hp.MaxLevel())
-	if err := e.ecd.Encode(residues(values, e.p.T, e.p.Slots()), pt); err != nil {
-		panic("BUG: encoding a full slot vector: " + err.Error())
-	}
+	pt := encodeTop(e.hp, e.ecd, values)
 	ct := heint.NewCiphertext(e.hp, 1, e.hp.MaxLevel())
 	ct.Value[0].CopyLvl(ct.Level(), pt.Value)
 	*ct.MetaData = *pt.MetaData

@@ -66,25 +66,31 @@ func (sk *SecretKey) Encrypt(values []int64) (*Ciphertext, error) {
 	if len(values) > sk.p.Slots() {
 		return nil, errorf(CodeBadArgument, "%d values for %d slots", len(values), sk.p.Slots())
 	}
-	pt := heint.NewPlaintext(sk.hp, sk.hp.MaxLevel())
-	if err := sk.ecd.Encode(residues(values, sk.p.T, sk.p.Slots()), pt); err != nil {
-		panic("BUG: encoding a full slot vector: " + err.Error())
-	}
-	ct, err := sk.enc.EncryptNew(pt)
+	ct, err := sk.enc.EncryptNew(encodeTop(sk.hp, sk.ecd, values))
 	if err != nil {
 		panic("BUG: encrypting: " + err.Error())
 	}
 	return &Ciphertext{p: sk.p, ct: ct}, nil
 }
 
-// residues returns values mod t padded with zeros to n slots.
-func residues(values []int64, t uint64, n int) []uint64 {
-	r := make([]uint64, n)
+// encodeTop encodes values mod t (zeros after them) in the slots of a
+// plaintext at the top level.
+func encodeTop(hp heint.Parameters, ecd *heint.Encoder, values []int64) *rlwe.Plaintext {
+	t := hp.PlaintextModulus()
+	r := make([]uint64, hp.MaxSlots())
 	for i, v := range values {
 		r[i] = Mod(v, t)
 	}
-	return r
+	pt := heint.NewPlaintext(hp, hp.MaxLevel())
+	if err := ecd.Encode(r, pt); err != nil {
+		panic("BUG: encoding a full slot vector: " + err.Error())
+	}
+	return pt
 }
+
+// ShallowCopy returns a key sharing the secret but with its own
+// encryptor, decryptor and encoder, for use in another goroutine.
+func (sk *SecretKey) ShallowCopy() *SecretKey { return newSecretKey(sk.p, sk.hp, sk.sk) }
 
 // Decrypt returns the first n slots of ct, centred in (-t/2, t/2].
 func (sk *SecretKey) Decrypt(ct *Ciphertext, n int) ([]int64, error) {
@@ -188,22 +194,40 @@ func (sk *SecretKey) MarshalBinary() ([]byte, error) {
 
 // UnmarshalSecretKey decodes MarshalBinary's bytes.
 func UnmarshalSecretKey(data []byte) (*SecretKey, error) {
-	p, body, err := unframe(kindSecretKey, data)
+	var sk *rlwe.SecretKey
+	p, hp, err := unmarshalLattigo(kindSecretKey, data, func(hp heint.Parameters, body []byte) (bool, error) {
+		sk = rlwe.NewSecretKey(hp)
+		if err := safeUnmarshal(sk.UnmarshalBinary, body); err != nil {
+			return false, err
+		}
+		return sk.LevelQ() == hp.MaxLevelQ() && sk.LevelP() == hp.MaxLevelP() && sk.Value.Q.N() == hp.N(), nil
+	})
 	if err != nil {
 		return nil, err
+	}
+	return newSecretKey(p, hp, sk), nil
+}
+
+// unmarshalLattigo unframes data of the given kind and decodes its body
+// with dec, which reports whether the decoded object has the shape the
+// parameters give.
+func unmarshalLattigo(kind byte, data []byte, dec func(heint.Parameters, []byte) (bool, error)) (Params, heint.Parameters, error) {
+	p, body, err := unframe(kind, data)
+	if err != nil {
+		return p, heint.Parameters{}, err
 	}
 	hp, err := p.Lattigo()
 	if err != nil {
-		return nil, err
+		return p, hp, err
 	}
-	sk := rlwe.NewSecretKey(hp)
-	if err := safeUnmarshal(sk.UnmarshalBinary, body); err != nil {
-		return nil, errorf(CodeCorruptData, "secret key: %v", err)
+	ok, err := dec(hp, body)
+	if err != nil {
+		return p, hp, errorf(CodeCorruptData, "%s: %v", kindNames[kind], err)
 	}
-	if sk.LevelQ() != hp.MaxLevelQ() || sk.LevelP() != hp.MaxLevelP() || sk.Value.Q.N() != hp.N() {
-		return nil, errorf(CodeCorruptData, "secret key: shape does not match %s", p.Name())
+	if !ok {
+		return p, hp, errorf(CodeCorruptData, "%s: shape does not match %s", kindNames[kind], p.Name())
 	}
-	return newSecretKey(p, hp, sk), nil
+	return p, hp, nil
 }
 
 // MarshalBinary serializes the evaluation keys.
@@ -217,21 +241,17 @@ func (ek *EvalKey) MarshalBinary() ([]byte, error) {
 
 // UnmarshalEvalKey decodes MarshalBinary's bytes.
 func UnmarshalEvalKey(data []byte) (*EvalKey, error) {
-	p, body, err := unframe(kindEvalKey, data)
+	var rlk *rlwe.RelinearizationKey
+	p, hp, err := unmarshalLattigo(kindEvalKey, data, func(hp heint.Parameters, body []byte) (bool, error) {
+		rlk = rlwe.NewRelinearizationKey(hp)
+		want := rlk.BinarySize()
+		if err := safeUnmarshal(rlk.UnmarshalBinary, body); err != nil {
+			return false, err
+		}
+		return rlk.BinarySize() == want, nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	hp, err := p.Lattigo()
-	if err != nil {
-		return nil, err
-	}
-	rlk := rlwe.NewRelinearizationKey(hp)
-	if err := safeUnmarshal(rlk.UnmarshalBinary, body); err != nil {
-		return nil, errorf(CodeCorruptData, "evaluation key: %v", err)
-	}
-	want := rlwe.NewRelinearizationKey(hp)
-	if rlk.LevelQ() != want.LevelQ() || rlk.LevelP() != want.LevelP() || rlk.BinarySize() != want.BinarySize() {
-		return nil, errorf(CodeCorruptData, "evaluation key: shape does not match %s", p.Name())
 	}
 	return &EvalKey{p: p, hp: hp, rlk: rlk}, nil
 }
