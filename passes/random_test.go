@@ -150,3 +150,44 @@ func TestRandomNetworks(t *testing.T) {
 		}
 	}
 }
+
+// TestRandomNetworksCalibratedAndRounded: with calibration the default
+// pipeline still gives identical results on the calibration inputs (the
+// narrowed ranges hold them), and with rounding it runs and every table
+// reads at most the threshold.
+func TestRandomNetworksCalibratedAndRounded(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	for iter := 0; iter < 30; iter++ {
+		orig := randomNet(rng)
+		var calib [][]*ir.Tensor
+		for i := 0; i < 10; i++ {
+			calib = append(calib, randomInputs(rng, orig))
+		}
+		f := orig.Clone()
+		if err := Run(f, "default", &Options{Calibration: calib}); err != nil {
+			t.Fatalf("net %d calibrated: %v", iter, err)
+		}
+		for _, in := range calib {
+			want, _ := ir.Run(orig, in)
+			got, err := ir.Run(f, in)
+			if err != nil {
+				t.Fatalf("net %d calibrated: %v", iter, err)
+			}
+			if !want[0].Equal(got[0]) {
+				t.Fatalf("net %d calibrated: results differ on a calibration input", iter)
+			}
+		}
+		g := orig.Clone()
+		if err := Run(g, "default", &Options{RoundingBits: 3, RoundingMethod: "approximate"}); err != nil {
+			t.Fatalf("net %d rounded: %v", iter, err)
+		}
+		for _, v := range g.Body {
+			if v.Op == ir.OpTLU && bitsOf(v.Args[0]) > 4 { // approximate: at most one more bit
+				t.Errorf("net %d: %s reads %d bits", iter, v, bitsOf(v.Args[0]))
+			}
+		}
+		if _, err := ir.Run(g, randomInputs(rng, orig)); err != nil {
+			t.Fatalf("net %d rounded: %v", iter, err)
+		}
+	}
+}
