@@ -415,3 +415,103 @@ func nearBoundary(c *Circuit, x []int64, d int) bool {
 	}
 	return false
 }
+
+// A small two-layer network whose lookups fit the cheapest secure sets:
+// 4 inputs (2-bit) → dense 4×3 → relu clamped to 2 bits → dense 3×2 →
+// clamp(v−2, −4, 3). Exact lookups (no dropped bits).
+var (
+	sw1 = []int64{1, -1, 0, 0, 1, -1, 1, 0, 1, -1, 1, 1} // [4, 3]
+	sb1 = []int64{0, 1, -1}
+	sw2 = []int64{2, -1, -1, 2, 1, 1} // [3, 2]
+	sb2 = []int64{0, -1}
+)
+
+func smallAct1(v int64) int64 { return min(max(v, 0), 3) }
+func smallAct2(v int64) int64 { return min(max(v-2, -4), 3) }
+
+func smallTwoLayer(t testing.TB) *Circuit {
+	b := NewBuilder("small_two_layer")
+	x := b.Input("x", []int{1, 4}, true, Quant{Scale: []float64{0.25}, ZeroPoint: []int64{0}, QMin: 0, QMax: 3})
+	h := b.Apply("act1", b.MatMul("fc1", x, sw1, 4, 3, sb1), smallAct1, 0, RoundExact)
+	y := b.Apply("act2", b.MatMul("fc2", h, sw2, 3, 2, sb2), smallAct2, 0, RoundExact)
+	b.Output("y", y, Quant{Scale: []float64{0.5}, ZeroPoint: []int64{0}})
+	c, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func refSmallTwoLayer(x []int64) []int64 {
+	h := make([]int64, 3)
+	for j := range 3 {
+		s := sb1[j]
+		for i := range 4 {
+			s += x[i] * sw1[i*3+j]
+		}
+		h[j] = smallAct1(s)
+	}
+	y := make([]int64, 2)
+	for j := range 2 {
+		s := sb2[j]
+		for i := range 3 {
+			s += h[i] * sw2[i*2+j]
+		}
+		y[j] = smallAct2(s)
+	}
+	return y
+}
+
+// TestTFHESecureParams runs the deployment path with the cheapest secure
+// (128-bit) parameters SelectParams picks: serialized evaluation keys and
+// ciphertexts; execute equals disable and the direct computation.
+func TestTFHESecureParams(t *testing.T) {
+	c := smallTwoLayer(t)
+	info, err := c.SelectParams(SelectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s", info)
+	if info.SecurityBits < 128 || info.PError > tfhe.DefaultPError {
+		t.Fatalf("selected %s: security %d, p_error %g", info.Name, info.SecurityBits, info.PError)
+	}
+	cl, err := NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.GenerateKeys(nil); err != nil {
+		t.Fatal(err)
+	}
+	ek, err := cl.EvaluationKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(c, ek, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cl.KeySizes(); got != info.Keys {
+		t.Errorf("key sizes %+v, ParamsInfo says %+v", got, info.Keys)
+	}
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(17, 18))
+	inputs := [][]int64{{0, 0, 0, 0}, {3, 3, 3, 3}, randInts(rng, 4, 0, 3), randInts(rng, 4, 0, 3)}
+	for _, x := range inputs {
+		in, err := cl.EncryptQuantized(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := srv.Run(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := cl.DecryptQuantized(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := c.Run(ctx, Disable, [][]int64{x}, nil)
+		if !cmp.Equal(got, want) || !cmp.Equal(got[0], refSmallTwoLayer(x)) {
+			t.Fatalf("x=%v: execute %v, disable %v, reference %v", x, got, want, refSmallTwoLayer(x))
+		}
+	}
+}
