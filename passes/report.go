@@ -47,6 +47,9 @@ type Layer struct {
 	// needs: one per element for a tlu, comparisons for an encrypted max.
 	TLUs     int `json:"tlus"`
 	Elements int `json:"elements"`
+	// Tables is the number of distinct tables of a tlu: its channel count
+	// for a per-channel table, else 1.
+	Tables int `json:"tables,omitempty"`
 	// MaxNorm2 is the largest 2-norm, over the op's output elements, of the
 	// clear weights applied to the encrypted values since the previous
 	// table lookup (composed through every linear op in between: the
@@ -105,6 +108,10 @@ func Analyze(f *ir.Func) *Report {
 		switch v.Op {
 		case ir.OpTLU:
 			l.TLUs, l.TLUInputBits = v.Type.Size(), in.Bits()
+			l.Tables = 1
+			if t := v.TensorAttr("table"); len(t.Shape) == 2 {
+				l.Tables = t.Shape[0]
+			}
 			l.MaxNorm2 = maxSqrt(norms[v.Args[0]])
 		case ir.OpRound:
 			l.MaxNorm2 = maxSqrt(norms[v.Args[0]])

@@ -1,6 +1,10 @@
 package passes
 
-import "github.com/fheir/fheir/ir"
+import (
+	"math"
+
+	"github.com/fheir/fheir/ir"
+)
 
 // roundPass applies rounding_threshold_bits n (Options.RoundingBits or the
 // pass option bits=N) to table lookups. Before each tlu whose encrypted input
@@ -56,9 +60,25 @@ func roundPass(s *state) error {
 	}
 	var errs ir.ErrorList
 	for _, t := range f.Body {
-		if t.Op == ir.OpTLU && t.Args[0].Type.Secret {
+		switch {
+		case t.Op == ir.OpTLU && t.Args[0].Type.Secret:
 			if b := bitsOf(t.Args[0]); b > s.maxTLUBits() {
 				errs = append(errs, tooWide(t.Args[0], b, s.maxTLUBits()))
+			}
+		case tluBased(t):
+			// An encrypted max or product is computed with lookups on
+			// sums and differences of its operands.
+			in := ir.Range{Lo: math.MaxInt64, Hi: math.MinInt64}
+			for _, a := range t.Args {
+				if a.Type.Secret && !a.Type.Elem.Float {
+					in = in.Union(rangeOf(a))
+				}
+			}
+			if in.Lo > in.Hi {
+				continue
+			}
+			if _, b := tluCost(t, in); b > s.maxTLUBits() {
+				errs = append(errs, errAt(t, ir.AccumulatorTooWide, "%s of encrypted values looks up %d-bit differences, max %d: lower n_bits", t.Op, b, s.maxTLUBits()))
 			}
 		}
 	}

@@ -99,3 +99,28 @@ func TestRoundTooWide(t *testing.T) {
 		t.Errorf("with rounding: %v", err)
 	}
 }
+
+// TestRoundTooWideMax: an encrypted maxpool looks up differences of its
+// inputs, which must fit MaxTLUBits too.
+func TestRoundTooWideMax(t *testing.T) {
+	src := `func main(v0: enc<1x1x2x2xi9> range=[-200,200]) {
+  v1 = maxpool <enc<1x1x1x1xi9>> v0 {kernel=[2, 2]}  ; loc="MaxPool_1"
+  return v1
+}`
+	f, err := ir.Parse("t.fir", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Run(f.Clone(), "round", nil); err != nil {
+		t.Errorf("10-bit differences under the default limit: %v", err)
+	}
+	err = Run(f.Clone(), "round", &Options{MaxTLUBits: 9})
+	const want = `2:3: node "MaxPool_1": maxpool of encrypted values looks up 10-bit differences, max 9: lower n_bits [AccumulatorTooWide]`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	rep := Analyze(f)
+	if len(rep.Layers) != 1 || rep.Layers[0].TLUs != 3 || rep.Layers[0].TLUInputBits != 10 {
+		t.Errorf("report: %+v", rep.Layers)
+	}
+}
