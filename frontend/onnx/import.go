@@ -470,7 +470,10 @@ func domainOK(n *Node) bool {
 	case "":
 		return true
 	case "qonnx.custom_op.general", "onnx.brevitas":
-		return n.OpType == "Quant"
+		switch n.OpType {
+		case "Quant", "IntQuant", "Trunc", "BipolarQuant":
+			return true
+		}
 	}
 	return false
 }

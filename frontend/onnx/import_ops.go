@@ -78,7 +78,7 @@ func init() {
 		"Shape": lowerShape, "Size": lowerSize, "Range": lowerRange,
 
 		"QuantizeLinear": lowerQuantizeLinear, "DequantizeLinear": lowerDequantizeLinear,
-		"Quant": lowerQuant,
+		"Quant": lowerQuant, "IntQuant": lowerQuant, "Trunc": lowerTrunc, "BipolarQuant": lowerBipolarQuant,
 	}
 }
 

@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"math"
+	"strings"
 
 	"github.com/fheir/fheir/ir"
 )
@@ -169,8 +170,9 @@ func lowerQuant(b *importer, n *Node, in []val) ([]val, error) {
 	if !x.Type.Elem.Float {
 		return nil, errorf(BadNode, "input is %v, want float", in[0].dt)
 	}
-	if rm := n.Str("rounding_mode", "ROUND"); rm != "ROUND" && rm != "ROUND_TO_EVEN" {
-		return nil, errorf(UnsupportedOp, "unsupported op: rounding_mode %q (only ROUND)", rm)
+	mode := strings.ToUpper(n.Str("rounding_mode", "ROUND"))
+	if _, ok := roundingModes[mode]; !ok {
+		return nil, errorf(UnsupportedOp, "unsupported op: rounding_mode %q", n.Str("rounding_mode", ""))
 	}
 	bw, _, err := b.constScalar(n, 3)
 	if err != nil {
@@ -185,6 +187,11 @@ func lowerQuant(b *importer, n *Node, in []val) ([]val, error) {
 	if lo > hi {
 		return nil, errorf(BadNode, "bit width %d with narrow range holds no value", bits)
 	}
+	if mode != "ROUND" && mode != "HALF_EVEN" {
+		// Other rounding modes stay float ops (fake quantization).
+		v, err := b.fakeQuant(x, in[1].v, in[2].v, lo, hi, mode)
+		return one(v, in[0].dt), err
+	}
 	scale, zp, axis, err := b.quantParams(n, x.Type.Shape, 1, 2, 0, false)
 	if err != nil {
 		return nil, err
@@ -198,5 +205,162 @@ func lowerQuant(b *importer, n *Node, in []val) ([]val, error) {
 		return nil, err
 	}
 	v, err := b.dequantize(q, x.Type.Elem, scale, zp, axis)
+	return one(v, in[0].dt), err
+}
+
+// roundingModes are the QONNX rounding modes (see rounding below).
+var roundingModes = map[string]bool{"ROUND": true, "HALF_EVEN": true, "CEIL": true, "FLOOR": true,
+	"UP": true, "DOWN": true, "HALF_UP": true, "HALF_DOWN": true}
+
+// rounding rounds float v to an integer value by a QONNX rounding mode:
+// ROUND/HALF_EVEN ties to even, CEIL, FLOOR, UP (away from zero), DOWN
+// (toward zero), HALF_UP (ties away from zero), HALF_DOWN (ties toward zero).
+func (b *importer) rounding(v *ir.Value, mode string) (*ir.Value, error) {
+	e := v.Type.Elem
+	un := func(op ir.Op, x *ir.Value) (*ir.Value, error) { return b.emit(op, e, nil, []*ir.Value{x}) }
+	switch mode {
+	case "ROUND", "HALF_EVEN":
+		return un(ir.OpFRound, v)
+	case "CEIL":
+		return un(ir.OpCeil, v)
+	case "FLOOR":
+		return un(ir.OpFloor, v)
+	}
+	// The rest are symmetric around zero: sign(v) * r(|v|).
+	a, err := un(ir.OpAbs, v)
+	if err != nil {
+		return nil, err
+	}
+	var r *ir.Value
+	switch mode {
+	case "UP":
+		r, err = un(ir.OpCeil, a)
+	case "DOWN":
+		r, err = un(ir.OpFloor, a)
+	case "HALF_UP", "HALF_DOWN":
+		op, c := ir.OpFloor, 0.5
+		if mode == "HALF_DOWN" {
+			op, c = ir.OpCeil, -0.5
+		}
+		if r, err = b.emit(ir.OpAdd, e, nil, []*ir.Value{a, b.constF(e, []int{}, c)}); err == nil {
+			r, err = un(op, r)
+		}
+	default:
+		panic("BUG: rounding mode " + mode)
+	}
+	if err != nil {
+		return nil, err
+	}
+	sg, err := un(ir.OpSign, v)
+	if err != nil {
+		return nil, err
+	}
+	return b.emit(ir.OpMul, e, nil, []*ir.Value{sg, r})
+}
+
+// fakeQuant computes (round(clip(x/s + zp, lo, hi)) - zp) * s with float
+// ops, for rounding modes the IR's quantize does not have.
+func (b *importer) fakeQuant(x, s, zp *ir.Value, lo, hi int64, mode string) (*ir.Value, error) {
+	e := x.Type.Elem
+	y, err := b.emit(ir.OpDiv, e, nil, []*ir.Value{x, s})
+	if err == nil {
+		y, err = b.emit(ir.OpAdd, e, nil, []*ir.Value{y, zp})
+	}
+	if err == nil {
+		y, err = b.emit(ir.OpClip, e, nil, []*ir.Value{y}, ir.FloatAttr("min", float64(lo)), ir.FloatAttr("max", float64(hi)))
+	}
+	if err == nil {
+		y, err = b.rounding(y, mode)
+	}
+	if err == nil {
+		y, err = b.emit(ir.OpSub, e, nil, []*ir.Value{y, zp})
+	}
+	if err == nil {
+		y, err = b.emit(ir.OpMul, e, nil, []*ir.Value{y, s})
+	}
+	return y, err
+}
+
+// lowerTrunc lowers QONNX Trunc (version 2, six inputs), Brevitas'
+// truncation of accumulators (TruncAvgPool2d):
+// t = 2^round(log2(out_scale/scale)),
+// y = (r(clip(round(x/scale + zp)/t, lo, hi)) - zp/t) * out_scale
+// with r the rounding mode (FLOOR by default) and [lo, hi] the range of
+// out_bitwidth, signed, narrow.
+func lowerTrunc(b *importer, n *Node, in []val) ([]val, error) {
+	if len(n.Inputs) == 5 {
+		return nil, errorf(UnsupportedOp, "unsupported op: Trunc version 1 (five inputs); export with qonnx.custom_op.general opset 2")
+	}
+	if err := need(n, in, 6); err != nil {
+		return nil, err
+	}
+	x := in[0].v
+	e := x.Type.Elem
+	if !e.Float {
+		return nil, errorf(BadNode, "input is %v, want float", in[0].dt)
+	}
+	mode := strings.ToUpper(n.Str("rounding_mode", "FLOOR"))
+	if !roundingModes[mode] {
+		return nil, errorf(UnsupportedOp, "unsupported op: rounding_mode %q", n.Str("rounding_mode", ""))
+	}
+	var p [4]float64 // scale, zeropt, out_scale, out_bitwidth
+	for i, k := range []int{1, 2, 4, 5} {
+		v, _, err := b.constScalar(n, k)
+		if err != nil {
+			return nil, err
+		}
+		p[i] = v
+	}
+	scale, zp, outScale, outBits := p[0], p[1], p[2], p[3]
+	if !(scale > 0) || !(outScale > 0) || outBits != math.Trunc(outBits) || outBits < 1 || outBits > 32 {
+		return nil, errorf(BadNode, "scale %v, output scale %v, output bit width %v", scale, outScale, outBits)
+	}
+	lo, hi := QuantRange(int(outBits), n.Int("signed", 1) != 0, n.Int("narrow", 0) != 0)
+	t := math.Exp2(math.RoundToEven(math.Log2(outScale / scale)))
+	c := func(v float64) *ir.Value { return b.constF(e, []int{}, v) }
+	y, err := b.emit(ir.OpDiv, e, nil, []*ir.Value{x, c(scale)})
+	if err == nil {
+		y, err = b.emit(ir.OpAdd, e, nil, []*ir.Value{y, c(zp)})
+	}
+	if err == nil {
+		y, err = b.emit(ir.OpFRound, e, nil, []*ir.Value{y})
+	}
+	if err == nil {
+		y, err = b.emit(ir.OpDiv, e, nil, []*ir.Value{y, c(t)})
+	}
+	if err == nil {
+		y, err = b.emit(ir.OpClip, e, nil, []*ir.Value{y}, ir.FloatAttr("min", float64(lo)), ir.FloatAttr("max", float64(hi)))
+	}
+	if err == nil {
+		y, err = b.rounding(y, mode)
+	}
+	if err == nil {
+		y, err = b.emit(ir.OpSub, e, nil, []*ir.Value{y, c(zp / t)})
+	}
+	if err == nil {
+		y, err = b.emit(ir.OpMul, e, nil, []*ir.Value{y, c(outScale)})
+	}
+	return one(y, in[0].dt), err
+}
+
+// lowerBipolarQuant lowers QONNX BipolarQuant: y = (x >= 0 ? 1 : -1) * s.
+func lowerBipolarQuant(b *importer, n *Node, in []val) ([]val, error) {
+	if err := need(n, in, 2); err != nil {
+		return nil, err
+	}
+	x, s := in[0].v, in[1].v
+	e := x.Type.Elem
+	if !e.Float {
+		return nil, errorf(BadNode, "input is %v, want float", in[0].dt)
+	}
+	ge, err := b.emit(ir.OpGreaterEq, ir.Uint(1), nil, []*ir.Value{x, b.constF(e, []int{}, 0)})
+	if err != nil {
+		return nil, err
+	}
+	ns, err := b.emit(ir.OpNeg, e, nil, []*ir.Value{s})
+	if err != nil {
+		return nil, err
+	}
+	v, err := b.emit(ir.OpWhere, e, nil, []*ir.Value{ge, s, ns})
 	return one(v, in[0].dt), err
 }

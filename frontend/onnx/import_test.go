@@ -174,9 +174,9 @@ func TestQuantPerChannelAndErrors(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
-	m.Graph.Nodes[0].Attrs["rounding_mode"] = &Attr{Name: "rounding_mode", Kind: AttrString, S: "FLOOR"}
+	m.Graph.Nodes[0].Attrs["rounding_mode"] = &Attr{Name: "rounding_mode", Kind: AttrString, S: "STOCHASTIC"}
 	_, err := m.ImportFloat(ImportOptions{})
-	if err == nil || !strings.Contains(err.Error(), `m.onnx: node "wq" (Quant, qonnx.custom_op.general): unsupported op: rounding_mode "FLOOR"`) {
+	if err == nil || !strings.Contains(err.Error(), `m.onnx: node "wq" (Quant, qonnx.custom_op.general): unsupported op: rounding_mode "STOCHASTIC"`) {
 		t.Errorf("got %v", err)
 	}
 }
@@ -330,5 +330,54 @@ func TestDeclaredOutputShapeChecked(t *testing.T) {
 	_, err = m.ImportFloat(ImportOptions{})
 	if !hasCode(err, BadNode) || !strings.Contains(err.Error(), `m.onnx: output "y": imported with shape [1 3], the model declares y: float32[batch=1 x 7]`) {
 		t.Errorf("got %v", err)
+	}
+}
+
+func aStr(name, v string) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_STRING, S: []byte(v)}
+}
+
+// The rounding-mode table of QONNX's IntQuant documentation.
+func TestQuantRoundingModes(t *testing.T) {
+	x := []float64{5.5, 2.5, 1.6, 1.1, -1.1, -1.6, -2.5, -5.5}
+	table := map[string][]float64{
+		"ROUND":     {6, 2, 2, 1, -1, -2, -2, -6},
+		"CEIL":      {6, 3, 2, 2, -1, -1, -2, -5},
+		"FLOOR":     {5, 2, 1, 1, -2, -2, -3, -6},
+		"UP":        {6, 3, 2, 2, -2, -2, -3, -6},
+		"DOWN":      {5, 2, 1, 1, -1, -1, -2, -5},
+		"HALF_UP":   {6, 3, 2, 1, -1, -2, -3, -6},
+		"half_down": {5, 2, 2, 1, -1, -2, -2, -5},
+	}
+	for mode, want := range table {
+		m := graphModel{opset: 14, xs: []int{1, 8},
+			nodes: []*onnxpb.NodeProto{{OpType: "IntQuant", Domain: "qonnx.custom_op.general", Name: "q",
+				Input: []string{"x", "s", "z", "b"}, Output: []string{"y"}, Attribute: []*onnxpb.AttributeProto{aStr("rounding_mode", mode)}}},
+			inits: []*onnxpb.TensorProto{fTensor("s", nil, 1), fTensor("z", nil, 0), fTensor("b", nil, 8)},
+		}.parse(t)
+		if got := run(t, m, append([]float64{}, x...))[0].F; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %v, want %v", mode, got, want)
+		}
+	}
+}
+
+func TestTruncAndBipolar(t *testing.T) {
+	// t = 2^round(log2(2/0.5)) = 4; round(x/0.5) = [26 -14 200]; /4 = [6.5 -3.5 50];
+	// clip to 4-bit signed [-8, 7]; floor -> [6 -4 7]; times 2.
+	m := graphModel{opset: 14, xs: []int{3},
+		nodes: []*onnxpb.NodeProto{{OpType: "Trunc", Domain: "qonnx.custom_op.general", Name: "tr",
+			Input: []string{"x", "s", "z", "ib", "os", "ob"}, Output: []string{"y"}}},
+		inits: []*onnxpb.TensorProto{fTensor("s", nil, 0.5), fTensor("z", nil, 0), fTensor("ib", nil, 16), fTensor("os", nil, 2), fTensor("ob", nil, 4)},
+	}.parse(t)
+	if got := run(t, m, []float64{13, -7, 100})[0].F; !reflect.DeepEqual(got, []float64{12, -8, 14}) {
+		t.Errorf("Trunc: got %v", got)
+	}
+	m = graphModel{opset: 14, xs: []int{3},
+		nodes: []*onnxpb.NodeProto{{OpType: "BipolarQuant", Domain: "qonnx.custom_op.general", Name: "bq",
+			Input: []string{"x", "s"}, Output: []string{"y"}}},
+		inits: []*onnxpb.TensorProto{fTensor("s", nil, 0.5)},
+	}.parse(t)
+	if got := run(t, m, []float64{-0.1, 0, 2})[0].F; !reflect.DeepEqual(got, []float64{-0.5, 0.5, 0.5}) {
+		t.Errorf("BipolarQuant: got %v", got)
 	}
 }
