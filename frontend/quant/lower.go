@@ -2,6 +2,7 @@ package quant
 
 import (
 	"math"
+	"strings"
 
 	"github.com/fheir/fheir/ir"
 )
@@ -188,12 +189,22 @@ func (l *lowering) visit(v *ir.Value) *ir.Value {
 	case ir.OpMul:
 		return l.lowerMul(v)
 	}
-	l.errs = append(l.errs, errAt(v, UnsupportedQuantization, "%s of two encrypted tensors with different quantizers (from %s and %s) is not supported; only add, sub, mul and concat combine encrypted tensors", v.Op, describe(v.Args[0]), describe(v.Args[1])))
+	var from []string
+	for _, a := range v.Args {
+		if a.Type.Secret {
+			from = append(from, describe(a))
+		}
+	}
+	l.errs = append(l.errs, errAt(v, UnsupportedQuantization, "%s of encrypted tensors computed from different quantized values (%s) is not supported; only add, sub, mul and concat combine them", v.Op, strings.Join(from, ", ")))
 	return nil
 }
 
-// rootOf returns the integer value (or parameter, or non-univariate value)
-// that a float value is an element-wise function of.
+// rootOf returns the value that v is an element-wise function of: the
+// integer read by a dequantize, or the first value up v's operands that is
+// a parameter, a quantizer, a non-element-wise op (a mixing op, a pooling)
+// or an element-wise op of several different roots. Two encrypted operands
+// with the same root make a univariate op (one table for fuse-tlu),
+// different roots a mixing one.
 func (l *lowering) rootOf(v *ir.Value) *ir.Value {
 	if r, ok := l.root[v]; ok {
 		return r
@@ -201,8 +212,11 @@ func (l *lowering) rootOf(v *ir.Value) *ir.Value {
 	r := v
 	switch {
 	case v.Op == ir.OpDequantize:
+		// A region reads one integer: the dequantized value itself.
 		r = v.Args[0]
-	case v.Type.Elem.Float && v.Type.Secret && isUnivariateOp(v.Op):
+	case v.Op == ir.OpQuantize:
+		// A quantizer's output is a new integer, the input of later regions.
+	case v.Type.Secret && isElementwise(v.Op):
 		var common *ir.Value
 		for _, a := range v.Args {
 			if !a.Type.Secret {

@@ -162,6 +162,17 @@ func isUnivariateOp(op ir.Op) bool {
 	return info.Univariate && info.Class != ir.ClassQuant
 }
 
+// isElementwise reports whether op computes each result element from the
+// same-index elements of its operands (casts, roundings and lookups
+// included).
+func isElementwise(op ir.Op) bool {
+	switch op.Info().Class {
+	case ir.ClassUnary, ir.ClassBinary, ir.ClassCompare, ir.ClassTernary, ir.ClassQuant:
+		return true
+	}
+	return false
+}
+
 // transparentOps commute with a per-tensor affine map of their input:
 // they only move, repeat or select elements (maxpool and reduce_max select
 // a maximum, which an increasing map preserves).
