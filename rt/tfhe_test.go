@@ -156,6 +156,18 @@ func TestTFHEClientServer(t *testing.T) {
 			t.Fatalf("x=%v: execute %v, disable %v", x, got, want)
 		}
 	}
+	// Another client's key decrypts to garbage, without error or panic.
+	out, err := srv.Run(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	intruder, _ := NewClient(c)
+	if err := intruder.GenerateKeys(nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := intruder.DecryptQuantized(out); err != nil {
+		t.Errorf("decrypting with another key: %v, want garbage without error", err)
+	}
 	// Keys of this model refused by another one.
 	other := withToyParams(t, twoLayer(t, RoundExact))
 	other.Ops[2].W[0]++
