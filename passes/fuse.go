@@ -19,8 +19,9 @@ import (
 // range fact, else its sound range from the analysis.
 //
 // Tables are per channel (tlu axis attribute, table [C,n]) when the region's
-// constants or per-channel quantizers vary along exactly one axis; a region
-// whose constants vary along two axes is left alone. A root whose table is
+// constants or per-channel quantizers vary along exactly one axis. When they
+// vary along several, every element gets its own row: the tlu reads x
+// reshaped to one axis (axis 0) and its result is reshaped back. A root whose table is
 // x itself disappears; one whose table is a·x+b (per channel) becomes a mul
 // and an add, which cost no bootstrap. Equal tables are equal attributes, so
 // cse shares them.
@@ -105,7 +106,7 @@ func fuseTLU(s *state) error {
 		}
 		axis, ok := regionAxis(x, region)
 		if !ok {
-			continue
+			axis = perElement
 		}
 		dom := rangeOf(x)
 		if x.Range == nil {
@@ -285,7 +286,15 @@ type fusion struct {
 	tables []*ir.Tensor
 }
 
+// perElement is fusion.axis for regions whose constants vary along several
+// axes: every element gets its own table row (the tlu reads x flattened,
+// with axis 0).
+const perElement = -2
+
 func (fz *fusion) channels() int {
+	if fz.axis == perElement {
+		return fz.x.Type.Size()
+	}
 	if fz.axis < 0 {
 		return 1
 	}
@@ -418,8 +427,15 @@ func (fz *fusion) reduceConst(a *ir.Value) *ir.Value {
 		out = ir.NewInts([]int{1, C}, nil)
 	}
 	st := ir.Strides(c.Shape)
+	var idx []int
+	if fz.axis == perElement {
+		idx = broadcastIndex(c.Shape, fz.x.Type.Shape)
+	}
 	for ch := 0; ch < C; ch++ {
 		j := 0
+		if idx != nil {
+			j = idx[ch]
+		}
 		if d := fz.axis - off; fz.axis >= 0 && d >= 0 && c.Shape[d] > 1 {
 			j = ch * st[d]
 		}
@@ -446,6 +462,30 @@ func (fz *fusion) reduceAxisAttrs(w *ir.Value) {
 	}
 	if ax == fz.axis {
 		w.SetAttr(ir.IntAttr("axis", 1))
+		return
+	}
+	if fz.axis == perElement {
+		// Expand per-channel parameters to one per element.
+		ch := channels(fz.x.Type.Shape, ax)
+		w.SetAttr(ir.IntAttr("axis", 1))
+		switch w.Op {
+		case ir.OpQuantize, ir.OpDequantize:
+			s, z := w.Floats("scale"), w.Ints("zero_point", nil)
+			es, ez := make([]float64, len(ch)), make([]int64, len(ch))
+			for k, c := range ch {
+				es[k], ez[k] = s[c], z[c]
+			}
+			w.SetAttr(ir.FloatsAttr("scale", es))
+			w.SetAttr(ir.IntsAttr("zero_point", ez))
+		case ir.OpTLU:
+			a := w.Attrs.Get("table")
+			n := a.Tensor.Shape[1]
+			t := ir.NewInts([]int{len(ch), n}, nil)
+			for k, c := range ch {
+				copy(t.I[k*n:(k+1)*n], a.Tensor.I[c*n:(c+1)*n])
+			}
+			w.SetAttr(ir.TensorAttrOf("table", a.Elem, t))
+		}
 		return
 	}
 	w.SetAttr(ir.IntAttr("axis", -1))
@@ -503,13 +543,32 @@ func (fz *fusion) apply(f *ir.Func, method string, maxBits int) {
 			}
 		}
 		attrs := ir.Attrs{ir.IntAttr("lo", in.Lo)}
+		axis := fz.axis
+		if C > 1 && axis == perElement {
+			axis = 0
+		}
 		if C > 1 {
-			attrs = append(attrs, ir.IntAttr("axis", int64(fz.axis)))
+			attrs = append(attrs, ir.IntAttr("axis", int64(axis)))
 		}
 		attrs = append(attrs, ir.TensorAttrOf("table", tensorRange(t.I).Elem(), t))
 		loc := root.Loc
 		if loc == "" {
 			loc = x.Loc
+		}
+		if C > 1 && fz.axis == perElement {
+			// tlu(reshape(x, [size])) with one row per element, reshaped back.
+			size := []int{x.Type.Size()}
+			src := input()
+			flat := newValue(ir.OpReshape, src.Type.WithShape(size), []*ir.Value{src}, nil, loc)
+			if src.Range != nil {
+				r := *src.Range
+				flat.Range = &r
+			}
+			tlu := newValue(ir.OpTLU, root.Type.WithShape([]int{size[0]}), []*ir.Value{flat}, attrs, loc)
+			back := newValue(ir.OpReshape, root.Type.WithShape(append([]int(nil), root.Type.Shape...)), []*ir.Value{tlu}, nil, loc)
+			f.Body = append(f.Body, flat, tlu, back)
+			f.ReplaceAll(root, back)
+			continue
 		}
 		tlu := newValue(ir.OpTLU, root.Type, []*ir.Value{input()}, attrs, loc)
 		f.Body = append(f.Body, tlu)
@@ -552,7 +611,9 @@ func affine(t *ir.Tensor, lo int64) (a, b []int64, ok bool) {
 // ones and b when all zeros. It returns x itself for the identity.
 func (fz *fusion) affineOps(f *ir.Func, x, root *ir.Value, a, b []int64) *ir.Value {
 	shape := make([]int, 0)
-	if len(a) > 1 {
+	if fz.axis == perElement && len(a) > 1 {
+		shape = append(shape, fz.x.Type.Shape...)
+	} else if len(a) > 1 {
 		shape = make([]int, len(fz.x.Type.Shape))
 		for i := range shape {
 			shape[i] = 1

@@ -90,6 +90,9 @@ func randomNet(rng *rand.Rand) *ir.Func {
 			v = f.Add(ir.OpMul, ir.EncOf(ir.F32, out...), []*ir.Value{v, floats(chShape, 0.25, 2)}, nil)
 			v = f.Add(ir.OpAdd, ir.EncOf(ir.F32, out...), []*ir.Value{v, floats(chShape, -0.5, 0.5)}, nil)
 		}
+		if rng.Intn(4) == 0 { // varies along every axis: per-element tables
+			v = f.Add(ir.OpMul, ir.EncOf(ir.F32, out...), []*ir.Value{v, floats(out, 0.5, 1.5)}, nil)
+		}
 		a := f.Add(acts[rng.Intn(len(acts))], ir.EncOf(ir.F32, out...), []*ir.Value{v}, nil)
 		if rng.Intn(3) == 0 {
 			a = f.Add(ir.OpMul, ir.EncOf(ir.F32, out...), []*ir.Value{v, a}, nil)
