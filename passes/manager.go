@@ -31,7 +31,9 @@ type Options struct {
 	Calibration [][]*ir.Tensor
 
 	// MaxTLUBits is the widest table lookup input allowed (default
-	// ir.MaxTLUBits).
+	// ir.MaxTLUBits). A lower limit makes fuse-tlu and round report
+	// AccumulatorTooWide earlier; the verifier rejects tables wider than
+	// ir.MaxTLUBits whatever this says.
 	MaxTLUBits int
 }
 

@@ -83,7 +83,8 @@ func clearWeights(l *ir.Value) bool {
 	return len(l.Args) < 3 || isConst(l.Args[2])
 }
 
-// outAxis is the output-channel axis of a linear op's result.
+// outAxis is the output-channel axis of a linear op's result: 1 for both
+// gemm ([m, n]) and conv ([N, M, ...]).
 func outAxis(l *ir.Value) int { return 1 }
 
 // perChannel reduces constant c (broadcast against l's result shape) to one

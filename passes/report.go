@@ -248,14 +248,14 @@ func propagateNorm(v *ir.Value, env map[*ir.Value]*ir.Tensor) *ir.Tensor {
 		if v.Args[0].Type.Secret && v.Args[1].Type.Secret {
 			return nil
 		}
-		return evalOpF(v, args, false)
+		return evalOpF(v, args)
 	case ir.OpGemm, ir.OpMatMul, ir.OpConv:
 		if len(args) == 3 {
 			args[2] = ir.NewFloats(args[2].Shape, nil) // a bias adds no noise
 		}
-		return evalOpF(v, args, true)
+		return evalOpF(v, args)
 	case ir.OpSumPool, ir.OpReduceSum, ir.OpReshape, ir.OpTranspose, ir.OpSlice, ir.OpPad, ir.OpBroadcast, ir.OpGather, ir.OpConcat:
-		return evalOpF(v, args, true)
+		return evalOpF(v, args)
 	}
 	return nil
 }
@@ -272,7 +272,7 @@ func broadcastF(t *ir.Tensor, shape []int) *ir.Tensor {
 }
 
 // evalOpF runs v on float tensors (all types f64). Padding contributes 0.
-func evalOpF(v *ir.Value, args []*ir.Tensor, _ bool) *ir.Tensor {
+func evalOpF(v *ir.Value, args []*ir.Tensor) *ir.Tensor {
 	g := ir.NewFunc("norm")
 	params := make([]*ir.Value, len(args))
 	for i, a := range args {
