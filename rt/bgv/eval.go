@@ -85,24 +85,26 @@ func checkCiphertext(hp heint.Parameters, ct *rlwe.Ciphertext) error {
 // owns scratch buffers and is NOT safe for concurrent use: make one per
 // goroutine with ShallowCopy.
 type Evaluator struct {
-	p   Params
-	hp  heint.Parameters
-	ev  *heint.Evaluator
+	p    Params
+	hp   heint.Parameters
+	keys *rlwe.MemEvaluationKeySet
+	ev   *heint.Evaluator
 	pe  *heint.PolynomialEvaluator
 	ecd *heint.Encoder
 }
 
 // NewEvaluator returns an evaluator using ek.
 func NewEvaluator(ek *EvalKey) *Evaluator {
-	ev := heint.NewEvaluator(ek.hp, rlwe.NewMemEvaluationKeySet(ek.rlk))
-	return &Evaluator{p: ek.p, hp: ek.hp, ev: ev, pe: heint.NewPolynomialEvaluator(ek.hp, ev, false), ecd: heint.NewEncoder(ek.hp)}
+	keys := rlwe.NewMemEvaluationKeySet(ek.rlk, ek.gks...)
+	ev := heint.NewEvaluator(ek.hp, keys)
+	return &Evaluator{p: ek.p, hp: ek.hp, keys: keys, ev: ev, pe: heint.NewPolynomialEvaluator(ek.hp, ev, false), ecd: heint.NewEncoder(ek.hp)}
 }
 
 // ShallowCopy returns an evaluator sharing the keys but with its own
 // buffers, for use in another goroutine.
 func (e *Evaluator) ShallowCopy() *Evaluator {
 	ev := e.ev.ShallowCopy()
-	return &Evaluator{p: e.p, hp: e.hp, ev: ev, pe: heint.NewPolynomialEvaluator(e.hp, ev, false), ecd: e.ecd.ShallowCopy()}
+	return &Evaluator{p: e.p, hp: e.hp, keys: e.keys, ev: ev, pe: heint.NewPolynomialEvaluator(e.hp, ev, false), ecd: e.ecd.ShallowCopy()}
 }
 
 // Params returns the evaluator's parameters.

@@ -21,13 +21,14 @@ type SecretKey struct {
 	ecd *heint.Encoder
 }
 
-// EvalKey is the server's evaluation key set: the relinearization key
-// (batch-major packing uses no rotations, so no Galois keys). It is
-// read-only and may be shared by many Evaluators.
+// EvalKey is the server's evaluation key set: the relinearization key and
+// the Galois (rotation) keys of the rotations the circuit uses (none for
+// batch-major packing). It is read-only and may be shared by Evaluators.
 type EvalKey struct {
 	p   Params
 	hp  heint.Parameters
 	rlk *rlwe.RelinearizationKey
+	gks []*rlwe.GaloisKey
 }
 
 // GenSecretKey draws a fresh secret key for p from the operating system's
@@ -57,8 +58,26 @@ func (sk *SecretKey) GenEvalKey() *EvalKey {
 // Params returns the key's parameters.
 func (ek *EvalKey) Params() Params { return ek.p }
 
-// SizeBytes returns the serialized size of the relinearization key.
-func (ek *EvalKey) SizeBytes() int { return ek.rlk.BinarySize() }
+// SizeBytes returns the serialized size of the keys.
+func (ek *EvalKey) SizeBytes() int {
+	n := ek.rlk.BinarySize()
+	for _, g := range ek.gks {
+		n += g.BinarySize()
+	}
+	return n
+}
+
+// RotationKeyBytes returns the serialized size of the Galois keys.
+func (ek *EvalKey) RotationKeyBytes() int { return ek.SizeBytes() - ek.rlk.BinarySize() }
+
+// GaloisElements returns the Galois elements the keys cover.
+func (ek *EvalKey) GaloisElements() []uint64 {
+	g := make([]uint64, len(ek.gks))
+	for i, k := range ek.gks {
+		g[i] = k.GaloisElement
+	}
+	return g
+}
 
 // Encrypt encrypts values (one per slot, at most Slots(), the rest zero)
 // at the top level with scale 1. Values are taken mod t.
@@ -230,30 +249,76 @@ func unmarshalLattigo(kind byte, data []byte, dec func(heint.Parameters, []byte)
 	return p, hp, nil
 }
 
-// MarshalBinary serializes the evaluation keys.
+// MarshalBinary serializes the evaluation keys: a count, then the
+// relinearization key and each Galois key, length-prefixed.
 func (ek *EvalKey) MarshalBinary() ([]byte, error) {
+	parts := make([][]byte, 0, 1+len(ek.gks))
 	b, err := ek.rlk.MarshalBinary()
 	if err != nil {
 		return nil, fmt.Errorf("marshalling the relinearization key: %w", err)
 	}
-	return frame(kindEvalKey, ek.p, b), nil
+	parts = append(parts, b)
+	for _, g := range ek.gks {
+		if b, err = g.MarshalBinary(); err != nil {
+			return nil, fmt.Errorf("marshalling a rotation key: %w", err)
+		}
+		parts = append(parts, b)
+	}
+	var body []byte
+	body = binary.AppendUvarint(body, uint64(len(parts)))
+	for _, b := range parts {
+		body = binary.AppendUvarint(body, uint64(len(b)))
+		body = append(body, b...)
+	}
+	return frame(kindEvalKey, ek.p, body), nil
 }
 
 // UnmarshalEvalKey decodes MarshalBinary's bytes.
 func UnmarshalEvalKey(data []byte) (*EvalKey, error) {
-	var rlk *rlwe.RelinearizationKey
+	ek := &EvalKey{}
 	p, hp, err := unmarshalLattigo(kindEvalKey, data, func(hp heint.Parameters, body []byte) (bool, error) {
-		rlk = rlwe.NewRelinearizationKey(hp)
-		want := rlk.BinarySize()
-		if err := safeUnmarshal(rlk.UnmarshalBinary, body); err != nil {
-			return false, err
+		n, m := binary.Uvarint(body)
+		if m <= 0 || n == 0 || n > uint64(len(body)) {
+			return false, nil
 		}
-		return rlk.BinarySize() == want, nil
+		body = body[m:]
+		seen := map[uint64]bool{}
+		for i := range n {
+			l, m := binary.Uvarint(body)
+			if m <= 0 || l > uint64(len(body)-m) {
+				return false, nil
+			}
+			part := body[m : m+int(l)]
+			body = body[m+int(l):]
+			if i == 0 {
+				ek.rlk = rlwe.NewRelinearizationKey(hp)
+				want := ek.rlk.BinarySize()
+				if err := safeUnmarshal(ek.rlk.UnmarshalBinary, part); err != nil {
+					return false, err
+				}
+				if ek.rlk.BinarySize() != want {
+					return false, nil
+				}
+				continue
+			}
+			g := rlwe.NewGaloisKey(hp)
+			want := g.BinarySize()
+			if err := safeUnmarshal(g.UnmarshalBinary, part); err != nil {
+				return false, err
+			}
+			if g.BinarySize() != want || g.GaloisElement&1 == 0 || g.GaloisElement >= 2*uint64(hp.N()) || g.NthRoot != 2*uint64(hp.N()) || seen[g.GaloisElement] {
+				return false, nil
+			}
+			seen[g.GaloisElement] = true
+			ek.gks = append(ek.gks, g)
+		}
+		return len(body) == 0, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &EvalKey{p: p, hp: hp, rlk: rlk}, nil
+	ek.p, ek.hp = p, hp
+	return ek, nil
 }
 
 // safeUnmarshal runs a lattigo decoder, turning a panic on malformed

@@ -1,0 +1,333 @@
+package bgv
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/he/heint"
+	"github.com/tuneinsight/lattigo/v5/ring"
+)
+
+// Vector-major packing: the N slots form 2 rows of N/2 (BGV's slot
+// matrix; rotations turn each row on its own). A vector of n ≤ N/2 values
+// of one sample sits in slots [0, n) of a row, and each row holds its own
+// sample (two samples per ciphertext). Matrix-vector products use the
+// diagonal method with baby-step giant-step rotations (lattigo's
+// LinearTransformation, hoisted), costing one level and one Galois key per
+// rotation used; lookups evaluate one polynomial per slot group (per
+// channel) with lattigo's PolynomialVector.
+
+// RowSlots returns the slots of one row: the longest vector-major vector.
+func (p Params) RowSlots() int { return p.Slots() / 2 }
+
+// VectorRows is the number of samples a vector-major ciphertext carries.
+const VectorRows = 2
+
+// Entry is a non-zero matrix entry: out[Row] += W·in[Col].
+type Entry struct {
+	Row, Col int32
+	W        int64
+}
+
+// logBSGSRatio balances baby and giant steps (lattigo's default choice).
+const logBSGSRatio = 1
+
+// diagonals returns the diagonal indices of a matrix with the given
+// entries on rows of the given slot count: entry (i, j) lies on diagonal
+// (j - i) mod slots.
+func diagonals(entries []Entry, slots int) []int {
+	seen := map[int]bool{}
+	var idx []int
+	for _, e := range entries {
+		if e.W == 0 {
+			continue
+		}
+		k := (int(e.Col) - int(e.Row) + slots) % slots
+		if !seen[k] {
+			seen[k] = true
+			idx = append(idx, k)
+		}
+	}
+	slices.Sort(idx)
+	return idx
+}
+
+func (p Params) ltParams(diags []int, level int, scale rlwe.Scale) heint.LinearTransformationParameters {
+	return heint.LinearTransformationParameters{
+		DiagonalsIndexList:       diags,
+		Level:                    level,
+		Scale:                    scale,
+		LogDimensions:            ring.Dimensions{Rows: 1, Cols: p.LogN - 1},
+		LogBabyStepGianStepRatio: logBSGSRatio,
+	}
+}
+
+// MatVecGaloisElements returns the Galois elements (rotation keys) a
+// product by a matrix with these entries needs.
+func MatVecGaloisElements(p Params, entries []Entry) ([]uint64, error) {
+	hp, err := p.Lattigo()
+	if err != nil {
+		return nil, err
+	}
+	d := diagonals(entries, p.RowSlots())
+	if len(d) == 0 {
+		return nil, nil
+	}
+	return heint.GaloisElementsForLinearTransformation(hp, p.ltParams(d, hp.MaxLevel(), hp.DefaultScale())), nil
+}
+
+// GenEvalKeyWithRotations derives the relinearization key and the Galois
+// keys of galEls (duplicates ignored).
+func (sk *SecretKey) GenEvalKeyWithRotations(galEls []uint64) *EvalKey {
+	ek := sk.GenEvalKey()
+	galEls = slices.Clone(galEls)
+	slices.Sort(galEls)
+	galEls = slices.Compact(galEls)
+	if len(galEls) > 0 {
+		ek.gks = heint.NewKeyGenerator(sk.hp).GenGaloisKeysNew(galEls, sk.sk)
+	}
+	return ek
+}
+
+// MatVec is an encoded matrix for vector-major products at one level. It
+// is read-only and may be shared by evaluators.
+type MatVec struct {
+	p      Params
+	nOut   int
+	level  int
+	lt     heint.LinearTransformation
+	galEls []uint64
+}
+
+// EncodeMatVec encodes the nOut×nIn matrix with the given entries (nIn,
+// nOut ≤ RowSlots) for products at the given level. Its diagonals carry
+// the scale q_level, so the rescale after the product returns to scale 1.
+func (e *Evaluator) EncodeMatVec(nOut, nIn int, entries []Entry, level int) (*MatVec, error) {
+	slots := e.p.RowSlots()
+	if nOut > slots || nIn > slots || nOut < 0 || nIn < 0 {
+		return nil, errorf(CodeBadArgument, "matrix %d×%d, rows hold %d slots", nOut, nIn, slots)
+	}
+	if level < 1 || level > e.hp.MaxLevel() {
+		return nil, errorf(CodeBadArgument, "matrix at level %d, want 1..%d", level, e.hp.MaxLevel())
+	}
+	diags := map[int][]int64{}
+	for _, en := range entries {
+		if int(en.Row) >= nOut || int(en.Col) >= nIn || en.Row < 0 || en.Col < 0 {
+			return nil, errorf(CodeBadArgument, "entry (%d,%d) outside %d×%d", en.Row, en.Col, nOut, nIn)
+		}
+		if en.W == 0 {
+			continue
+		}
+		k := (int(en.Col) - int(en.Row) + slots) % slots
+		d := diags[k]
+		if d == nil {
+			d = make([]int64, VectorRows*slots)
+			diags[k] = d
+		}
+		for r := range VectorRows {
+			d[r*slots+int(en.Row)] += en.W
+		}
+	}
+	m := &MatVec{p: e.p, nOut: nOut, level: level}
+	if len(diags) == 0 {
+		return m, nil
+	}
+	idx := diagonals(entries, slots)
+	t := int64(e.p.T)
+	enc := make(heint.Diagonals[int64], len(diags))
+	for k, d := range diags {
+		for i := range d {
+			d[i] %= t
+		}
+		enc[k] = d
+	}
+	lp := e.p.ltParams(idx, level, e.hp.NewScale(e.hp.Q()[level]))
+	m.lt = heint.NewLinearTransformation(e.hp, lp)
+	if err := heint.EncodeLinearTransformation[int64](e.ecd, enc, m.lt); err != nil {
+		return nil, fmt.Errorf("encoding a matrix: %w", err)
+	}
+	m.galEls = heint.GaloisElementsForLinearTransformation(e.hp, lp)
+	return m, nil
+}
+
+// MatVecSum returns Σ_i mats[i]·cts[i] + bias (bias[j] added to slot j of
+// every row), rescaled once: one level below the matrices' level, which
+// the inputs must reach (they are dropped to it).
+func (e *Evaluator) MatVecSum(cts []*Ciphertext, mats []*MatVec, bias []int64) (*Ciphertext, error) {
+	if len(cts) != len(mats) || len(cts) == 0 {
+		return nil, errorf(CodeBadArgument, "%d ciphertexts, %d matrices", len(cts), len(mats))
+	}
+	level := mats[0].level
+	nOut := mats[0].nOut
+	for i, m := range mats {
+		if m.level != level || m.nOut != nOut || m.p != e.p || cts[i].p != e.p {
+			return nil, errorf(CodeBadArgument, "matrices of one sum must share level, output size and parameters")
+		}
+		if cts[i].Level() < level {
+			return nil, errorf(CodeBadArgument, "input at level %d below the matrix level %d", cts[i].Level(), level)
+		}
+		for _, g := range m.galEls {
+			if _, err := e.keys.GetGaloisKey(g); err != nil {
+				return nil, errorf(CodeParamsMismatch, "the evaluation keys lack the rotation with Galois element %d", g)
+			}
+		}
+	}
+	acc := heint.NewCiphertext(e.hp, 1, level)
+	acc.Scale = e.hp.NewScale(e.hp.Q()[level])
+	lte := heint.NewLinearTransformationEvaluator(e.ev)
+	tmp := heint.NewCiphertext(e.hp, 1, level)
+	for i, m := range mats {
+		if m.lt.Vec == nil {
+			continue
+		}
+		in := cts[i].ct
+		if in.Level() > level {
+			in = in.CopyNew()
+			e.ev.DropLevel(in, in.Level()-level)
+		}
+		if err := lte.Evaluate(in, m.lt, tmp); err != nil {
+			return nil, fmt.Errorf("matrix-vector product: %w", err)
+		}
+		if err := e.ev.Add(acc, tmp, acc); err != nil {
+			return nil, fmt.Errorf("matrix-vector sum: %w", err)
+		}
+	}
+	if bias != nil {
+		if len(bias) > nOut {
+			return nil, errorf(CodeBadArgument, "%d biases for %d outputs", len(bias), nOut)
+		}
+		slots := e.p.RowSlots()
+		b := make([]uint64, e.p.Slots())
+		for r := range VectorRows {
+			for j, v := range bias {
+				b[r*slots+j] = Mod(v, e.p.T)
+			}
+		}
+		pt := heint.NewPlaintext(e.hp, level)
+		pt.Scale = acc.Scale
+		if err := e.ecd.Encode(b, pt); err != nil {
+			panic("BUG: encoding a bias vector: " + err.Error())
+		}
+		if err := e.ev.Add(acc, pt, acc); err != nil {
+			return nil, fmt.Errorf("adding the bias: %w", err)
+		}
+	}
+	if err := e.ev.Rescale(acc, acc); err != nil {
+		return nil, fmt.Errorf("rescale after a matrix product: %w", err)
+	}
+	if acc.Scale.Cmp(e.hp.DefaultScale()) != 0 {
+		panic("BUG: matrix product left scale " + acc.Scale.Value.String())
+	}
+	return &Ciphertext{p: e.p, ct: acc}, nil
+}
+
+// LookupSlots evaluates polys[groups[j]] on slot j of every row, for j <
+// len(groups); other slots get 0. All polynomials share the domain of
+// polys[0] (same degree).
+func (e *Evaluator) LookupSlots(ct *Ciphertext, polys []*Poly, groups []int32) (*Ciphertext, error) {
+	if len(polys) == 1 && len(groups) == e.p.RowSlots() {
+		return e.Lookup(ct, polys[0])
+	}
+	slots := e.p.RowSlots()
+	if len(groups) > slots || len(polys) == 0 {
+		return nil, errorf(CodeBadArgument, "%d slot groups for rows of %d, %d polynomials", len(groups), slots, len(polys))
+	}
+	deg := polys[0].Degree()
+	coeffs := make([][]uint64, len(polys))
+	for i, p := range polys {
+		if p.Degree() != deg || p.T != e.p.T {
+			return nil, errorf(CodeBadArgument, "slot polynomials of different degrees or moduli")
+		}
+		coeffs[i] = p.Coeffs
+	}
+	if polys[0].Depth() > ct.Level() {
+		return nil, errorf(CodeBadArgument, "lookup of degree %d needs %d levels, the ciphertext has %d", deg, polys[0].Depth(), ct.Level())
+	}
+	mapping := map[int][]int{}
+	for j, g := range groups {
+		if g < 0 || int(g) >= len(polys) {
+			return nil, errorf(CodeBadArgument, "slot %d selects polynomial %d of %d", j, g, len(polys))
+		}
+		for r := range VectorRows {
+			mapping[int(g)] = append(mapping[int(g)], r*slots+j)
+		}
+	}
+	if deg == 0 {
+		// A constant per slot group: a plaintext added to ct·0.
+		v := make([]int64, e.p.Slots())
+		for j, g := range groups {
+			for r := range VectorRows {
+				v[r*slots+j] = Centre(polys[g].Coeffs[0], e.p.T)
+			}
+		}
+		out := heint.NewCiphertext(e.hp, 1, ct.Level())
+		pt := encodeTop(e.hp, e.ecd, v)
+		if err := e.ev.Add(out, pt, out); err != nil {
+			return nil, fmt.Errorf("constant lookup: %w", err)
+		}
+		return &Ciphertext{p: e.p, ct: out}, nil
+	}
+	pv, err := heint.NewPolynomialVector(coeffs, mapping)
+	if err != nil {
+		return nil, fmt.Errorf("slot polynomials: %w", err)
+	}
+	res, err := e.pe.Evaluate(ct.ct, pv, e.hp.DefaultScale())
+	if err != nil {
+		return nil, fmt.Errorf("polynomial evaluation: %w", err)
+	}
+	if res.Scale.Cmp(e.hp.DefaultScale()) != 0 {
+		panic("BUG: polynomial evaluation left scale " + res.Scale.Value.String())
+	}
+	return &Ciphertext{p: e.p, ct: res}, nil
+}
+
+// EncryptRows encrypts up to VectorRows samples, samples[r] in slots
+// [0, len) of row r.
+func (sk *SecretKey) EncryptRows(samples [][]int64) (*Ciphertext, error) {
+	v, err := rowsToSlots(sk.p, samples)
+	if err != nil {
+		return nil, err
+	}
+	return sk.Encrypt(v)
+}
+
+// TrivialRows is EncryptRows without noise (for clear values).
+func (e *Evaluator) TrivialRows(samples [][]int64) (*Ciphertext, error) {
+	v, err := rowsToSlots(e.p, samples)
+	if err != nil {
+		return nil, err
+	}
+	return e.Trivial(v)
+}
+
+func rowsToSlots(p Params, samples [][]int64) ([]int64, error) {
+	slots := p.RowSlots()
+	if len(samples) > VectorRows {
+		return nil, errorf(CodeBadArgument, "%d samples, a ciphertext holds %d", len(samples), VectorRows)
+	}
+	v := make([]int64, p.Slots())
+	for r, s := range samples {
+		if len(s) > slots {
+			return nil, errorf(CodeBadArgument, "vector of %d values, rows hold %d", len(s), slots)
+		}
+		copy(v[r*slots:], s)
+	}
+	return v, nil
+}
+
+// DecryptRows returns slots [0, n) of the first rows rows.
+func (sk *SecretKey) DecryptRows(ct *Ciphertext, n, rows int) ([][]int64, error) {
+	if n > sk.p.RowSlots() || rows > VectorRows || rows < 1 || n < 0 {
+		return nil, errorf(CodeBadArgument, "%d values of %d rows", n, rows)
+	}
+	all, err := sk.Decrypt(ct, sk.p.Slots())
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]int64, rows)
+	for r := range out {
+		out[r] = all[r*sk.p.RowSlots() : r*sk.p.RowSlots()+n]
+	}
+	return out, nil
+}

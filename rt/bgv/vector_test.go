@@ -1,0 +1,127 @@
+package bgv
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestVectorMajor multiplies two samples (one per slot row) by random
+// sparse matrices, sums two products with a bias, applies per-slot-group
+// lookups and checks every value against the clear computation.
+func TestVectorMajor(t *testing.T) {
+	p := Params{LogN: 14, T: 65537, Levels: 3}
+	sk, err := GenSecretKey(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(21, 22))
+	const nA, nB, nOut = 24, 6, 8
+	randEntries := func(nIn int) []Entry {
+		var es []Entry
+		for i := range nOut {
+			for j := range nIn {
+				if rng.IntN(3) == 0 {
+					es = append(es, Entry{Row: int32(i), Col: int32(j), W: rng.Int64N(15) - 7})
+				}
+			}
+		}
+		return es
+	}
+	ea, eb := randEntries(nA), randEntries(nB)
+	ga, err := MatVecGaloisElements(p, ea)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gb, _ := MatVecGaloisElements(p, eb)
+	ek := sk.GenEvalKeyWithRotations(append(ga, gb...))
+	ekb, err := ek.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ek, err = UnmarshalEvalKey(ekb); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d rotation keys, %d MiB", len(ek.gks), ek.RotationKeyBytes()>>20)
+	ev := NewEvaluator(ek)
+	level := p.Levels
+	ma, err := ev.EncodeMatVec(nOut, nA, ea, level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, err := ev.EncodeMatVec(nOut, nB, eb, level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xa := [][]int64{randVals(rng, nA, -3, 3), randVals(rng, nA, -3, 3)}
+	xb := [][]int64{randVals(rng, nB, 0, 5), randVals(rng, nB, 0, 5)}
+	bias := randVals(rng, nOut, -10, 10)
+	cta, err := sk.EncryptRows(xa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctb, err := ev.TrivialRows(xb) // a clear operand
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := ev.MatVecSum([]*Ciphertext{cta, ctb}, []*MatVec{ma, mb}, bias)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([][]int64, 2)
+	for r := range want {
+		want[r] = append([]int64(nil), bias...)
+		for _, e := range ea {
+			want[r][e.Row] += e.W * xa[r][e.Col]
+		}
+		for _, e := range eb {
+			want[r][e.Row] += e.W * xb[r][e.Col]
+		}
+	}
+	got, err := sk.DecryptRows(sum, nOut, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range want {
+		for j := range want[r] {
+			if got[r][j] != want[r][j] {
+				t.Fatalf("row %d out %d: %d, want %d", r, j, got[r][j], want[r][j])
+			}
+		}
+	}
+	// Per-group lookups (4 groups) on the fresh input's domain [-3,3].
+	polys := make([]*Poly, 4)
+	for g := range polys {
+		if polys[g], err = Interpolate(p.T, -3, 3, func(v int64) int64 { return v*v*int64(g+1) - int64(g) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	groups := make([]int32, nA)
+	for j := range groups {
+		groups[j] = int32(j % 4)
+	}
+	out, err := ev.LookupSlots(cta, polys, groups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := sk.DecryptRows(out, nA, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range xa {
+		for j, v := range xa[r] {
+			g := int64(j % 4)
+			if y[r][j] != v*v*(g+1)-g {
+				t.Fatalf("row %d slot %d: f_%d(%d) = %d, want %d", r, j, g, v, y[r][j], v*v*(g+1)-g)
+			}
+		}
+	}
+	// A product whose rotations have no keys fails cleanly.
+	other := []Entry{{Row: 0, Col: 5, W: 1}, {Row: 3, Col: 0, W: 2}, {Row: 1, Col: 40, W: 1}}
+	mo, err := NewEvaluator(sk.GenEvalKey()).EncodeMatVec(nOut, nA, other, level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewEvaluator(sk.GenEvalKey()).MatVecSum([]*Ciphertext{cta}, []*MatVec{mo}, nil); err == nil || err.(*Error).Code != CodeParamsMismatch {
+		t.Errorf("product without rotation keys: %v, want %s", err, CodeParamsMismatch)
+	}
+}
