@@ -89,8 +89,8 @@ type Evaluator struct {
 	hp   heint.Parameters
 	keys *rlwe.MemEvaluationKeySet
 	ev   *heint.Evaluator
-	pe  *heint.PolynomialEvaluator
-	ecd *heint.Encoder
+	pe   *heint.PolynomialEvaluator
+	ecd  *heint.Encoder
 }
 
 // NewEvaluator returns an evaluator using ek.

@@ -116,7 +116,7 @@ func TestVectorMajor(t *testing.T) {
 		}
 	}
 	// A product whose rotations have no keys fails cleanly.
-	other := []Entry{{Row: 0, Col: 5, W: 1}, {Row: 3, Col: 0, W: 2}, {Row: 1, Col: 40, W: 1}}
+	other := []Entry{{Row: 0, Col: 5, W: 1}, {Row: 3, Col: 0, W: 2}, {Row: 1, Col: 20, W: 1}}
 	mo, err := NewEvaluator(sk.GenEvalKey()).EncodeMatVec(nOut, nA, other, level)
 	if err != nil {
 		t.Fatal(err)
