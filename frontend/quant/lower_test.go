@@ -372,3 +372,31 @@ func TestEncryptedMatMul(t *testing.T) {
 		t.Errorf("want an integer matmul of two encrypted values:\n%s", ir.Print(low))
 	}
 }
+
+// Every missing quantizer is reported at once, and lowering a lowered
+// function changes nothing.
+func TestSeveralErrorsAndIdempotence(t *testing.T) {
+	b := newNet(41, ir.F32)
+	x := b.param("x", 1, 4)
+	h := b.gemm(x, b.weight([]int{4, 4}, 3, -1, false, "/fc1/weight_quant"), true, "/fc1/Gemm")
+	h = b.unary(ir.OpRelu, h, "/Relu")
+	h = b.gemm(h, b.weight([]int{2, 4}, 3, -1, false, "/fc2/weight_quant"), true, "/fc2/Gemm")
+	b.f.Results = []*ir.Value{h}
+	err := LowerQAT(b.f)
+	list, ok := err.(ir.ErrorList)
+	if !ok || len(list) != 2 || !strings.Contains(list[0].Error(), "/fc1/Gemm") || !strings.Contains(list[1].Error(), "/fc2/Gemm") {
+		t.Errorf("got %v, want two MissingQuantizer errors (fc1, fc2)", err)
+	}
+
+	low := simpleNet(42, false, ir.F32)
+	if err := LowerQAT(low); err != nil {
+		t.Fatal(err)
+	}
+	before := ir.Print(low)
+	if err := LowerQAT(low); err != nil {
+		t.Fatal(err)
+	}
+	if after := ir.Print(low); after != before {
+		t.Errorf("second LowerQAT changed the function:\n%s\nto\n%s", before, after)
+	}
+}
