@@ -58,11 +58,57 @@ func (tfheScheme) selectParams(c *Circuit, req Requirements, pe float64) (string
 		// No lookup: the cheapest set wide enough for the messages.
 		req.PBSBits = 1
 	}
-	p, err := tfhe.Select(tfhe.Requirements{MsgBits: req.MsgBits, PBSBits: max(req.PBSBits, 1), MaxNorm2: req.MaxNorm2, PError: pe})
+	treq := tfhe.Requirements{MsgBits: req.MsgBits, PBSBits: max(req.PBSBits, 1), MaxNorm2: req.MaxNorm2, PError: pe}
+	p, err := tfhe.Select(treq)
 	if err != nil {
 		return "", tfheErr(err, "circuit "+c.Name+": lookup "+quoteOr(req.WidestOp, "(none)")+" needs "+itoa(req.PBSBits)+" bits, noisiest "+quoteOr(req.NoisiestOp, "(none)")+" has weight norm "+ftoa(req.MaxNorm2))
 	}
-	return p.Name, nil
+	// Select checks the lookups; decrypting the outputs reads all their
+	// bits, so the noise of the outputs must fit too. Take the first set
+	// from Select's choice on (cheapest first) that also decrypts them.
+	if pe <= 0 {
+		pe = tfhe.DefaultPError
+	}
+	pl := c.analyze()
+	seen := false
+	for _, cand := range tfheCatalog() {
+		seen = seen || cand.Name == p.Name
+		if !seen || cand.PBSBits < treq.PBSBits || cand.SecurityBits < 128 {
+			continue
+		}
+		q := cand.WithMsgBits(req.MsgBits)
+		if q.PFail(treq.MaxNorm2, req.MsgBits-treq.PBSBits) > pe {
+			continue
+		}
+		if f, _ := outputFail(c, pl, q); f <= pe {
+			return q.Name, nil
+		}
+	}
+	_, name := outputFail(c, pl, p)
+	return "", errf(NoCryptoParameters, "circuit %s: no parameter set decrypts output %q (%d bits, weight norm %s) at p_error %.3g: lower the output bit width or raise p_error",
+		c.Name, name, req.MsgBits, ftoa(req.MaxNorm2), pe)
+}
+
+// outputFail returns the largest probability that decrypting an element of
+// an encrypted output gives a wrong value under p, and that output's name.
+// An output carries the noise of the lookups (or fresh encryptions) feeding
+// it times its weight norm, and its value fills MsgBits − scale bits.
+func outputFail(c *Circuit, pl *plan, p tfhe.Params) (float64, string) {
+	worst, name := 0.0, ""
+	v0 := max(p.VarBootstrap(), p.VarFresh())
+	for _, o := range c.Outputs {
+		if !c.Values[o.Value].Encrypted {
+			continue
+		}
+		n := pl.norm2[o.Value]
+		prec := p.MsgBits - pl.scale[o.Value]
+		half := math.Ldexp(1, -(prec + 2))
+		f := math.Erfc(half / (math.Sqrt(n*n*v0) * math.Sqrt2))
+		if f >= worst {
+			worst, name = f, o.Name
+		}
+	}
+	return worst, name
 }
 
 func (s tfheScheme) info(c *Circuit) (ParamsInfo, error) {
@@ -81,6 +127,13 @@ func (s tfheScheme) info(c *Circuit) (ParamsInfo, error) {
 		f := p.PFail(pl.opNorm2[k], pl.opDrop[k])
 		worst = max(worst, f)
 		sumFail += f * float64(c.Values[op.Out].Size())
+	}
+	for _, o := range c.Outputs {
+		if c.Values[o.Value].Encrypted {
+			f, _ := outputFail(&Circuit{Values: c.Values, Outputs: []Output{o}}, pl, p)
+			worst = max(worst, f)
+			sumFail += f * float64(c.Values[o.Value].Size())
+		}
 	}
 	cost := time.Duration(p.Cost() * float64(time.Second))
 	// Key sizes follow rt/tfhe's layout (TestTFHEBackendDirect checks them

@@ -527,3 +527,37 @@ func TestTFHESecureParams(t *testing.T) {
 		}
 	}
 }
+
+// TestSelectChecksOutputs: lookups of 2 bits feed a wide output (logits).
+// tfhe.Select alone sizes the sets for the lookups; SelectParams must also
+// make the outputs decryptable.
+func TestSelectChecksOutputs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	b := NewBuilder("wide_logits")
+	x := b.Input("x", []int{1, 30}, true, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}, QMin: 0, QMax: 3})
+	a := b.Apply("act", x, func(v int64) int64 { return 3 - v }, 0, RoundExact)
+	y := b.MatMul("logits", a, randInts(rng, 30*4, -4, 3), 30, 4, nil)
+	b.Output("y", y, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}})
+	c, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := c.Requirements()
+	plain, err := tfhe.Select(tfhe.Requirements{MsgBits: req.MsgBits, PBSBits: req.PBSBits, MaxNorm2: req.MaxNorm2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.SelectParams(SelectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := tfheParams(c)
+	f, name := outputFail(c, c.analyze(), p)
+	t.Logf("lookups alone: %s; with outputs: %s (output %q fails with %g)", plain.Name, info, name, f)
+	if f > tfhe.DefaultPError || info.PError > tfhe.DefaultPError {
+		t.Errorf("selected %s: output fails with probability %g", p.Name, f)
+	}
+	if pf, _ := outputFail(c, c.analyze(), plain.WithMsgBits(c.MsgBits)); pf <= tfhe.DefaultPError {
+		t.Fatalf("the lookup-only choice %s decrypts the outputs too (p %g): the test does not exercise the check", plain.Name, pf)
+	}
+}
