@@ -2,9 +2,11 @@ package onnx
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/fheir/fheir/frontend/onnx/onnxpb"
 	"github.com/fheir/fheir/ir"
 )
 
@@ -47,44 +49,30 @@ func (m *Model) ImportFloat(opts ImportOptions) (*ir.Func, error) {
 		name = "main"
 	}
 	b := &importer{
-		m:      m,
-		f:      ir.NewFunc(name),
-		vals:   map[string]val{},
-		failed: map[string]bool{},
+		m:           m,
+		f:           ir.NewFunc(name),
+		vals:        map[string]val{},
+		failed:      map[string]bool{},
+		unsupported: map[string]bool{},
+		funcs:       map[string]*onnxpb.FunctionProto{},
+		dir:         filepath.Dir(m.File),
+	}
+	for _, fn := range m.Proto.Functions {
+		b.funcs[normDomain(fn.Domain)+"\x00"+fn.Name] = fn
 	}
 	if err := b.params(opts); err != nil {
 		return nil, err
 	}
-	unsupported := map[string]bool{}
 	for _, n := range m.Graph.Nodes {
 		if b.skip(n) {
 			continue
 		}
-		outs, err := b.lowerNode(n)
-		if err != nil {
-			e := place(m.File, n.String(), BadNode, err)
-			if e.Code == UnsupportedOp {
-				unsupported[n.OpType] = true
-			}
-			b.errs = append(b.errs, e)
+		if err := b.lowerOne(n); err != nil {
+			b.errs = append(b.errs, err)
 			b.fail(n)
-			continue
-		}
-		for i, o := range n.Outputs {
-			if o == "" {
-				continue
-			}
-			if i >= len(outs) || outs[i].v == nil {
-				b.errs = append(b.errs, n.errorf(UnsupportedOp, "output %d (%q) is not supported", i, o))
-				b.fail(n)
-				break
-			}
-			if outs[i].v.Loc == "" {
-				outs[i].v.Loc = nodeLoc(n)
-			}
-			b.vals[o] = outs[i]
 		}
 	}
+	unsupported := b.unsupported
 	if len(m.Graph.Outputs) == 0 {
 		b.errs = append(b.errs, &Error{File: m.File, Code: MalformedModel, Msg: "the graph has no outputs"})
 	}
@@ -153,6 +141,38 @@ type importer struct {
 	failed map[string]bool // values downstream of an error: skipped silently
 	errs   ErrorList
 	node   *Node // node being lowered
+
+	unsupported map[string]bool                  // op types reported unsupported
+	funcs       map[string]*onnxpb.FunctionProto // model-local functions by domain and name
+	dir         string                           // where external data lives
+	inlined     int                              // inlined bodies so far, for unique names
+	depth       int                              // nesting of inlined bodies
+}
+
+// lowerOne lowers n and binds its outputs; the error names n (or the node
+// inside an inlined body that failed).
+func (b *importer) lowerOne(n *Node) *Error {
+	outs, err := b.lowerNode(n)
+	if err != nil {
+		e := place(b.m.File, n.String(), BadNode, err)
+		if e.Code == UnsupportedOp && e.Where == n.String() {
+			b.unsupported[n.OpType] = true
+		}
+		return e
+	}
+	for i, o := range n.Outputs {
+		if o == "" {
+			continue
+		}
+		if i >= len(outs) || outs[i].v == nil {
+			return n.errorf(UnsupportedOp, "output %d (%q) is not supported", i, o)
+		}
+		if outs[i].v.Loc == "" {
+			outs[i].v.Loc = nodeLoc(n)
+		}
+		b.vals[o] = outs[i]
+	}
+	return nil
 }
 
 func nodeLoc(n *Node) string {
@@ -440,9 +460,13 @@ func liveValues(f *ir.Func) []*ir.Value {
 
 // lowerNode lowers one node, returning a value per output.
 func (b *importer) lowerNode(n *Node) ([]val, error) {
+	prev := b.node
 	b.node = n
-	defer func() { b.node = nil }()
-	if n.HasSubgraph() {
+	defer func() { b.node = prev }()
+	if fn := b.funcs[n.Domain+"\x00"+n.OpType]; fn != nil {
+		return b.inlineFunction(n, fn)
+	}
+	if n.HasSubgraph() && n.OpType != "If" {
 		return nil, errorf(UnsupportedOp, "unsupported op (control flow with subgraphs)")
 	}
 	lw, ok := lowerers[n.OpType]

@@ -78,6 +78,7 @@ func init() {
 		"Shape": lowerShape, "Size": lowerSize, "Range": lowerRange,
 
 		"QuantizeLinear": lowerQuantizeLinear, "DequantizeLinear": lowerDequantizeLinear,
+		"If":    lowerIf,
 		"Quant": lowerQuant, "IntQuant": lowerQuant, "Trunc": lowerTrunc, "BipolarQuant": lowerBipolarQuant,
 	}
 }

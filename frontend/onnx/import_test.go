@@ -381,3 +381,73 @@ func TestTruncAndBipolar(t *testing.T) {
 		t.Errorf("BipolarQuant: got %v", got)
 	}
 }
+
+func TestIfWithConstantCondition(t *testing.T) {
+	branch := func(name string, op string) *onnxpb.AttributeProto {
+		return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_GRAPH, G: &onnxpb.GraphProto{
+			Name:        name,
+			Node:        []*onnxpb.NodeProto{node(op, name+"_op", []string{"x", "k"}, []string{name + "_out"})},
+			Initializer: []*onnxpb.TensorProto{fTensor("k", nil, 10)},
+			Output:      []*onnxpb.ValueInfoProto{vi(name+"_out", tensorType(Float32))},
+		}}
+	}
+	for _, c := range []struct {
+		cond bool
+		want []float64
+	}{{true, []float64{11, 12}}, {false, []float64{-9, -8}}} {
+		cond := &onnxpb.TensorProto{Name: "c", DataType: int32(Bool), Int32Data: []int32{0}}
+		if c.cond {
+			cond.Int32Data[0] = 1
+		}
+		m := graphModel{opset: 13, xs: []int{2}, nodes: []*onnxpb.NodeProto{
+			node("If", "if", []string{"c"}, []string{"y"}, branch("then_branch", "Add"), branch("else_branch", "Sub")),
+		}, inits: []*onnxpb.TensorProto{cond}}.parse(t)
+		if got := run(t, m, []float64{1, 2})[0].F; !reflect.DeepEqual(got, c.want) {
+			t.Errorf("cond %v: got %v, want %v", c.cond, got, c.want)
+		}
+	}
+	m := graphModel{opset: 13, xs: []int{2}, nodes: []*onnxpb.NodeProto{
+		node("Greater", "g", []string{"x", "zero"}, []string{"c"}),
+		node("If", "if", []string{"c"}, []string{"y"}, branch("then_branch", "Add"), branch("else_branch", "Sub")),
+	}, inits: []*onnxpb.TensorProto{fTensor("zero", nil, 0)}}.parse(t)
+	if _, err := m.ImportFloat(ImportOptions{}); !hasCode(err, NonConstantInput) || !strings.Contains(err.Error(), `node "if" (If): condition "c" must be a constant`) {
+		t.Errorf("data-dependent If: got %v", err)
+	}
+}
+
+// A model-local function (as torch's exporter writes with
+// export_modules_as_functions) is inlined, with attribute references.
+func TestFunctionInlining(t *testing.T) {
+	m := graphModel{opset: 18, xs: []int{3}, nodes: []*onnxpb.NodeProto{
+		{OpType: "ScaledLeaky", Domain: "local", Name: "call1", Input: []string{"x"}, Output: []string{"a"},
+			Attribute: []*onnxpb.AttributeProto{aFloat("slope", 0.5)}},
+		{OpType: "ScaledLeaky", Domain: "local", Name: "call2", Input: []string{"a"}, Output: []string{"y"}},
+	}}
+	mp := &onnxpb.ModelProto{}
+	fn := &onnxpb.FunctionProto{
+		Name: "ScaledLeaky", Domain: "local", Input: []string{"in"}, Output: []string{"out"},
+		Attribute:      []string{"slope"},
+		AttributeProto: []*onnxpb.AttributeProto{aFloat("two", 2)}, // not referenced: harmless
+		Node: []*onnxpb.NodeProto{
+			{OpType: "LeakyRelu", Input: []string{"in"}, Output: []string{"t"},
+				Attribute: []*onnxpb.AttributeProto{{Name: "alpha", Type: onnxpb.AttributeProto_FLOAT, RefAttrName: "slope"}}},
+			{OpType: "Add", Input: []string{"t", "t"}, Output: []string{"out"}},
+		},
+	}
+	model := m.parse(t)
+	mp = model.Proto
+	mp.Functions = append(mp.Functions, fn)
+	mp.OpsetImport = append(mp.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: "local", Version: 1})
+	model, err := Parse("m.onnx", marshal(t, mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// call1: 2*leaky(x, 0.5); call2: 2*leaky(a, 0.01 default).
+	got := run(t, model, []float64{-4, 0, 3})[0].F
+	want := []float64{2 * 0.01 * (2 * 0.5 * -4), 0, 12}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-6 {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+}

@@ -24,8 +24,9 @@ type Node struct {
 	// Index is the node's position in the graph.
 	Index int
 
-	file string
-	err  *Error // first attribute access error
+	file  string
+	err   *Error            // first attribute access error
+	proto *onnxpb.NodeProto // for inlining model-local functions
 }
 
 // AttrKind is the kind of an attribute value.
@@ -66,6 +67,8 @@ type Attr struct {
 	Ints    []int64
 	Strings []string
 	Tensors []*Tensor
+	// Graph is the undecoded body of a graph attribute (If's branches).
+	Graph *onnxpb.GraphProto
 }
 
 // String returns `node "Gemm_3" (Gemm)`, or `node 7 (Add)` for an unnamed
@@ -226,6 +229,7 @@ func parseNode(file string, index int, np *onnxpb.NodeProto, dir string, errs *E
 		Attrs:   map[string]*Attr{},
 		Index:   index,
 		file:    file,
+		proto:   np,
 	}
 	for _, ap := range np.Attribute {
 		if _, dup := n.Attrs[ap.Name]; dup {
@@ -288,7 +292,7 @@ func decodeAttr(ap *onnxpb.AttributeProto, dir string) (*Attr, error) {
 			a.Tensors = append(a.Tensors, t)
 		}
 	case onnxpb.AttributeProto_GRAPH:
-		a.Kind = AttrGraph
+		a.Kind, a.Graph = AttrGraph, ap.G
 	case onnxpb.AttributeProto_GRAPHS:
 		a.Kind = AttrGraphs
 	default:
