@@ -423,7 +423,6 @@ func TestFunctionInlining(t *testing.T) {
 			Attribute: []*onnxpb.AttributeProto{aFloat("slope", 0.5)}},
 		{OpType: "ScaledLeaky", Domain: "local", Name: "call2", Input: []string{"a"}, Output: []string{"y"}},
 	}}
-	mp := &onnxpb.ModelProto{}
 	fn := &onnxpb.FunctionProto{
 		Name: "ScaledLeaky", Domain: "local", Input: []string{"in"}, Output: []string{"out"},
 		Attribute:      []string{"slope"},
@@ -434,8 +433,7 @@ func TestFunctionInlining(t *testing.T) {
 			{OpType: "Add", Input: []string{"t", "t"}, Output: []string{"out"}},
 		},
 	}
-	model := m.parse(t)
-	mp = model.Proto
+	mp := m.parse(t).Proto
 	mp.Functions = append(mp.Functions, fn)
 	mp.OpsetImport = append(mp.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: "local", Version: 1})
 	model, err := Parse("m.onnx", marshal(t, mp))
