@@ -38,7 +38,7 @@ func (ev *Evaluator) keySwitch(out []uint32, c []uint64) {
 			d := val & mask
 			val >>= b
 			neg := -(d >> (b - 1))
-			val -= neg        // carry when the digit is negative
+			val -= neg          // carry when the digit is negative
 			d -= neg & (1 << b) // two's complement negative digit
 			if d == 0 {
 				continue

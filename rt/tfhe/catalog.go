@@ -88,10 +88,12 @@ var catalog = []Params{
 	mkParams("p8b", 8, 1058, 1, 32768, 1, 18, 2, 4, 5),
 }
 
-// testParams is an insecure set (SecurityBits 0) with small dimensions for
-// fast tests of the algorithms and the noise model.
-func testParams(pbsBits int) Params {
-	p := Params{Name: "toy", MsgBits: pbsBits, PBSBits: pbsBits, LWEDim: 64, GLWEDim: 1, PolyDegree: 512, Q: qPrime,
+// InsecureTestParams returns a set with tiny dimensions and NO security
+// (SecurityBits 0, never listed by Catalog or chosen by Select) for fast
+// tests: PBS in about a millisecond, lookups exact up to 5 bits with
+// weight norms up to about 8. MsgBits is msgBits, PBSBits is min(msgBits, 5).
+func InsecureTestParams(msgBits int) Params {
+	p := Params{Name: "insecure-toy", MsgBits: msgBits, PBSBits: min(msgBits, 5), LWEDim: 64, GLWEDim: 1, PolyDegree: 512, Q: qPrime,
 		GroupSize: 2, PBSBaseLog: 12, PBSLevels: 2, KSBaseLog: 4, KSLevels: 5,
 		LWEStdDev: math.Exp2(-26), GLWEStdDev: math.Exp2(-40)}
 	p.SecurityNote = "insecure: test only"

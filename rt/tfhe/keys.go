@@ -1,6 +1,5 @@
 package tfhe
 
-
 // validate checks the structural consistency of p (not its security).
 func (p Params) validate() error {
 	switch {
@@ -98,12 +97,12 @@ func (sk *SecretKey) Encrypt(m int64) *Ciphertext {
 // of another parameter set or key decrypts to garbage, never panics.
 func (sk *SecretKey) Decrypt(ct *Ciphertext) int64 {
 	p := sk.params
+	if ct == nil || len(ct.c) == 0 {
+		return 0
+	}
 	key := sk.big
 	if len(ct.c) < len(key)+1 {
 		key = key[:len(ct.c)-1]
-	}
-	if len(ct.c) == 0 {
-		return 0
 	}
 	ph := phaseLWE(ct.c[:len(key)+1], key)
 	d := p.delta()
@@ -254,4 +253,3 @@ func phaseLWE32(c []uint32, key []uint64) uint32 {
 	}
 	return c[n] - dot
 }
-

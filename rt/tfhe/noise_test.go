@@ -41,7 +41,10 @@ func centeredQ(x, y, q uint64) float64 {
 
 func centered64(x uint64) float64 { return float64(int64(x)) / 0x1p64 }
 
-type noiseStats struct{ sum, sum2 float64; n int }
+type noiseStats struct {
+	sum, sum2 float64
+	n         int
+}
 
 func (s *noiseStats) add(x float64) { s.sum += x; s.sum2 += x * x; s.n++ }
 func (s *noiseStats) variance() float64 {
@@ -112,7 +115,7 @@ func checkRatio(t *testing.T, what string, measured, model float64) {
 }
 
 func TestNoiseModelToy(t *testing.T) {
-	p := testParams(4)
+	p := InsecureTestParams(4)
 	br, ks, ms := measureNoise(t, p, 20)
 	checkRatio(t, "blind rotation", br.variance(), p.VarBootstrap())
 	checkRatio(t, "key switch", ks.variance(), p.VarKeySwitch())

@@ -171,7 +171,7 @@ func Select(r Requirements) (Params, error) {
 		}
 	}
 	if r.PBSBits > widest {
-		return Params{}, errorf(CodeAccumulatorTooWide, "table lookup on %d bits, the widest parameter set resolves %d bits: round the accumulator (drop LSBs) before the lookup", r.PBSBits, widest)
+		return Params{}, errorf(CodeAccumulatorTooWide, "%d-bit table lookup, the widest parameter set resolves %d bits: round the accumulator (drop LSBs) before the lookup", r.PBSBits, widest)
 	}
 	return Params{}, errorf(CodeNoCryptoParameters, "no parameter set for a %d-bit table lookup with weight 2-norm %.4g at p_error %.3g: reduce the weight norm (fewer or smaller weights before the lookup), lower the lookup precision, or raise p_error", r.PBSBits, norm, pe)
 }
@@ -290,9 +290,7 @@ const (
 func (p Params) Fingerprint() uint64 {
 	var b []byte
 	b = append(b, p.Name...)
-	for _, v := range []uint64{uint64(p.MsgBits), uint64(p.PBSBits), uint64(p.LWEDim), uint64(p.GLWEDim),
-		uint64(p.PolyDegree), p.Q, uint64(p.GroupSize), uint64(p.PBSBaseLog), uint64(p.PBSLevels),
-		uint64(p.KSBaseLog), uint64(p.KSLevels), math.Float64bits(p.LWEStdDev), math.Float64bits(p.GLWEStdDev)} {
+	for _, v := range p.fieldsU64() {
 		b = binary.LittleEndian.AppendUint64(b, v)
 	}
 	return crc64.Checksum(b, crcTable)

@@ -1,8 +1,8 @@
 package tfhe
 
 import (
-	"fmt"
 	"flag"
+	"fmt"
 	"math"
 	"sort"
 	"testing"

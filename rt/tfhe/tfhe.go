@@ -89,3 +89,10 @@ func (ek *EvalKey) KeySwitchKeyBytes() int { return 4 * len(ek.ksk) }
 
 // DropBits returns the number of LSBs the LUT drops before the lookup.
 func (l *LUT) DropBits() int { return l.dropBits }
+
+// NewLUTExact will build a lookup that drops dropBits LSBs exactly (no
+// off-by-one near rounding boundaries), at the price of extra low-precision
+// bootstraps. Not implemented yet: returns a CodeNotImplemented error.
+func (p Params) NewLUTExact(f func(v int64) int64, dropBits int) (*LUT, error) {
+	return nil, errorf(CodeNotImplemented, "exact rounding (NewLUTExact)")
+}
