@@ -59,7 +59,7 @@ func init() {
 		"AveragePool": lowerAveragePool, "MaxPool": lowerMaxPool,
 		"GlobalAveragePool": lowerGlobalPool(ir.OpReduceMean), "GlobalMaxPool": lowerGlobalPool(ir.OpReduceMax),
 		"BatchNormalization": lowerBatchNorm, "LayerNormalization": lowerLayerNorm,
-		"InstanceNormalization": lowerInstanceNorm,
+		"InstanceNormalization": lowerInstanceNorm, "GroupNormalization": lowerGroupNorm,
 		"ReduceSum":             lowerReduce(ir.OpReduceSum, 13), "ReduceMean": lowerReduce(ir.OpReduceMean, 18),
 		"ReduceMax": lowerReduce(ir.OpReduceMax, 18), "ReduceMin": lowerReduce(ir.OpReduceMax, 18),
 		"ReduceSumSquare": lowerReduce(ir.OpReduceSum, 18),
@@ -813,4 +813,52 @@ func (b *importer) logSoftmax(x *ir.Value, axis int64) (*ir.Value, error) {
 		return nil, err
 	}
 	return b.emit(ir.OpSub, e, nil, []*ir.Value{d, l})
+}
+
+// lowerGroupNorm normalizes each group of C/G channels of each sample;
+// scale and bias are per group before opset 21 and per channel from it.
+func lowerGroupNorm(b *importer, n *Node, in []val) ([]val, error) {
+	if err := need(n, in, 3); err != nil {
+		return nil, err
+	}
+	x := in[0].v
+	xs := x.Type.Shape
+	g := int(n.Int("num_groups", 0))
+	if len(xs) < 3 || g < 1 || xs[1]%g != 0 {
+		return nil, errorf(BadNode, "num_groups %d does not divide the channels of %v", g, xs)
+	}
+	c := xs[1]
+	grouped := []int{xs[0], g, c / g * ir.ShapeSize(xs[2:])}
+	v, err := b.reshape(x, grouped)
+	if err != nil {
+		return nil, err
+	}
+	if v, _, _, err = b.normalize(v, []int64{2}, f32Round(n.Float("epsilon", 1e-5))); err != nil {
+		return nil, err
+	}
+	e := x.Type.Elem
+	sc, bi := in[1].v, in[2].v
+	perGroup := b.m.Opset("") < 21
+	if perGroup {
+		if sc, err = b.reshape(sc, []int{g, 1}); err == nil {
+			bi, err = b.reshape(bi, []int{g, 1})
+		}
+	} else {
+		if v, err = b.reshape(v, xs); err == nil {
+			if sc, err = b.reshape(sc, channelShape(c, len(xs))); err == nil {
+				bi, err = b.reshape(bi, channelShape(c, len(xs)))
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if v, err = b.emit(ir.OpMul, e, nil, []*ir.Value{v, sc}); err != nil {
+		return nil, err
+	}
+	if v, err = b.emit(ir.OpAdd, e, nil, []*ir.Value{v, bi}); err != nil {
+		return nil, err
+	}
+	v, err = b.reshape(v, xs)
+	return one(v, in[0].dt), err
 }

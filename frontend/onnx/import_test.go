@@ -449,3 +449,19 @@ func TestFunctionInlining(t *testing.T) {
 		}
 	}
 }
+
+// GroupNormalization against numbers worked out by hand: two groups of one
+// channel of two elements each, normalized to ±1 (epsilon 0).
+func TestGroupNorm(t *testing.T) {
+	for _, opset := range []int64{18, 21} {
+		m := graphModel{opset: opset, xs: []int{1, 2, 2}, nodes: []*onnxpb.NodeProto{
+			node("GroupNormalization", "gn", []string{"x", "s", "b"}, []string{"y"}, aInt("num_groups", 2), aFloat("epsilon", 0)),
+		}, inits: []*onnxpb.TensorProto{fTensor("s", []int64{2}, 2, 3), fTensor("b", []int64{2}, 1, -1)}}.parse(t)
+		got := run(t, m, []float64{1, 3, 10, 4})[0].F
+		// group 0: [1 3] -> [-1 1] -> *2+1 = [-1 3]; group 1: [10 4] -> [1 -1] -> *3-1 = [2 -4].
+		want := []float64{-1, 3, 2, -4}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("opset %d: got %v, want %v", opset, got, want)
+		}
+	}
+}
