@@ -337,3 +337,39 @@ func TestSelectOptions(t *testing.T) {
 		t.Errorf("per-lookup p_error %g, want %g", c.PError, want)
 	}
 }
+
+// FuzzServerInputs feeds the server arbitrary input bodies inside a valid
+// envelope (the checksum would stop the fuzzer otherwise): errors, never
+// panics.
+func FuzzServerInputs(f *testing.F) {
+	c := twoLayer(f, RoundExact)
+	c.Scheme = "fake"
+	c.Params = "fake7"
+	c.MsgBits = c.Requirements().MsgBits
+	cl, err := NewClient(c)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := cl.GenerateKeys(nil); err != nil {
+		f.Fatal(err)
+	}
+	ek, _ := cl.EvaluationKeys()
+	srv, err := NewServer(c, ek, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	in, _ := cl.EncryptQuantized([]int64{1, 2, 3, 4, 5, 6})
+	body, err := readMsg(c, KindInputs, in)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(body)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		out, err := srv.Run(context.Background(), writeMsg(c, KindInputs, body))
+		if err == nil {
+			if _, err := cl.DecryptQuantized(out); err != nil {
+				t.Fatalf("server output does not decrypt: %v", err)
+			}
+		}
+	})
+}
