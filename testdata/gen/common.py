@@ -95,9 +95,11 @@ def accuracy(model, x, y):
     return float((forward(model, x).argmax(axis=1) == y).mean())
 
 
-def train(model, x, y, epochs, lr=1e-2, batch=32, weight_decay=0.0, log=True):
-    """Plain Adam + cross-entropy mini-batch training."""
+def train(model, x, y, epochs, lr=1e-2, batch=32, weight_decay=0.0, cosine=False, log=True):
+    """Adam + cross-entropy mini-batch training; cosine=True decays the
+    learning rate to zero over the epochs (steadier for very low bit widths)."""
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs) if cosine else None
     loss_fn = torch.nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     g = torch.Generator().manual_seed(1234)
@@ -115,7 +117,9 @@ def train(model, x, y, epochs, lr=1e-2, batch=32, weight_decay=0.0, log=True):
             loss.backward()
             opt.step()
             total += float(loss) * len(idx)
-        if log and (epoch == epochs - 1 or epoch % 5 == 0):
+        if sched is not None:
+            sched.step()
+        if log and (epoch == epochs - 1 or epoch % max(5, epochs // 5) == 0):
             print(f"  epoch {epoch:3d} loss {total / len(xt):.4f}", file=sys.stderr)
     model.eval()
     return model

@@ -67,28 +67,6 @@ class QATDemoMLP(nn.Module):
         return self.fc2(self.relu1(self.fc1(self.quant_inp(x))))
 
 
-def fit(model, x, y):
-    """Adam with a cosine learning-rate decay (steadier than a constant rate
-    for ternary weights)."""
-    opt = torch.optim.Adam(model.parameters(), lr=LR)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, EPOCHS)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    g = torch.Generator().manual_seed(1234)
-    for epoch in range(EPOCHS):
-        model.train()
-        perm = torch.randperm(len(xt), generator=g)
-        for i in range(0, len(xt), 32):
-            idx = perm[i : i + 32]
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(model(xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
-        sched.step()
-        if epoch % 20 == 0 or epoch == EPOCHS - 1:
-            print(f"  epoch {epoch:3d} loss {float(loss):.4f}", file=sys.stderr)
-    model.eval()
-
-
 def signed_bits(lo, hi):
     """Smallest n with -2^(n-1) <= lo and hi <= 2^(n-1) - 1."""
     n = 1
@@ -188,7 +166,7 @@ def main():
     xtr, xte, ytr, yte = common.digits(image=True)
     xtr, xte = crop(xtr), crop(xte)
     model = QATDemoMLP()
-    fit(model, xtr, ytr)
+    common.train(model, xtr, ytr, epochs=EPOCHS, lr=LR, cosine=True)
     example = torch.from_numpy(xte[:1])
     qonnx = f"{NAME}.qonnx.op{OPSET}.onnx"
     qcdq = f"{NAME}.qcdq.op{OPSET}.onnx"
