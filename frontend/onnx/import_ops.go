@@ -60,7 +60,7 @@ func init() {
 		"GlobalAveragePool": lowerGlobalPool(ir.OpReduceMean), "GlobalMaxPool": lowerGlobalPool(ir.OpReduceMax),
 		"BatchNormalization": lowerBatchNorm, "LayerNormalization": lowerLayerNorm,
 		"InstanceNormalization": lowerInstanceNorm, "GroupNormalization": lowerGroupNorm,
-		"ReduceSum":             lowerReduce(ir.OpReduceSum, 13), "ReduceMean": lowerReduce(ir.OpReduceMean, 18),
+		"ReduceSum": lowerReduce(ir.OpReduceSum, 13), "ReduceMean": lowerReduce(ir.OpReduceMean, 18),
 		"ReduceMax": lowerReduce(ir.OpReduceMax, 18), "ReduceMin": lowerReduce(ir.OpReduceMax, 18),
 		"ReduceSumSquare": lowerReduce(ir.OpReduceSum, 18),
 		"Softmax":         lowerSoftmax, "LogSoftmax": lowerSoftmax,
