@@ -116,18 +116,39 @@ func fuseTLU(s *state) error {
 			dom = env[x].union()
 		}
 		fz := &fusion{x: x, region: region, roots: roots, axis: axis, dom: dom}
-		if roundBits > 0 && dom.Bits() > roundBits {
-			fz.k, fz.rdom = roundPlan(dom, roundBits, method)
+		// Affine roots need no table, hence no rounding: find them on the
+		// exact tables when the domain is small enough to enumerate.
+		lin := make([]*affineMap, len(roots))
+		tables := 0
+		if (dom.Hi-dom.Lo+1)*int64(fz.channels()) <= maxExactTable {
+			if err := fz.build(); err != nil {
+				return err
+			}
+			for ri, t := range fz.tables {
+				t = collapseRows(t)
+				if a, b, ok := affine(t, dom.Lo); ok {
+					lin[ri] = &affineMap{a, b}
+				} else {
+					tables++
+				}
+			}
+		} else {
+			tables = len(roots)
 		}
-		width := fz.inputRange().Bits()
-		if width > s.maxTLUBits() {
+		if tables > 0 && roundBits > 0 && dom.Bits() > roundBits {
+			fz.k, fz.rdom = roundPlan(dom, roundBits, method)
+			fz.tables = nil
+		}
+		if width := fz.inputRange().Bits(); tables > 0 && width > s.maxTLUBits() {
 			errs = append(errs, tooWide(x, width, s.maxTLUBits()))
 			continue
 		}
-		if err := fz.build(); err != nil {
-			return err
+		if fz.tables == nil && tables > 0 {
+			if err := fz.build(); err != nil {
+				return err
+			}
 		}
-		fz.apply(f, method, s.maxTLUBits())
+		fz.apply(f, lin, method, s.maxTLUBits())
 		changed = true
 	}
 	if changed {
@@ -501,11 +522,38 @@ func (fz *fusion) reduceAxisAttrs(w *ir.Value) {
 	}
 }
 
-// apply replaces each root by x, by an affine map of x, or by a tlu.
-func (fz *fusion) apply(f *ir.Func, method string, maxBits int) {
+// maxExactTable bounds the unrounded tables fuse-tlu builds to find affine
+// regions (input values times channels).
+const maxExactTable = 1 << 22
+
+// affineMap is a root that computes a[c]·x + b[c] (per channel, or one
+// entry for all).
+type affineMap struct{ a, b []int64 }
+
+// collapseRows returns a [C,n] table as [n] when all rows are equal.
+func collapseRows(t *ir.Tensor) *ir.Tensor {
+	n := t.Shape[1]
+	if t.Shape[0] == 1 || rowsEqual(t) {
+		return ir.NewInts([]int{n}, t.I[:n])
+	}
+	return t
+}
+
+// apply replaces each root by x, by an affine map of x (lin[i] set), or by
+// a tlu.
+func (fz *fusion) apply(f *ir.Func, lin []*affineMap, method string, maxBits int) {
 	x := fz.x
 	in := fz.inputRange()
-	n := int(in.Hi - in.Lo + 1)
+	exact := func() *ir.Value {
+		if x.Range == nil {
+			r := fz.dom
+			x.Range = &r
+		}
+		if int(x.Type.Elem.Bits) > maxBits {
+			x.Type.Elem = fz.dom.Elem()
+		}
+		return x
+	}
 	var read *ir.Value
 	input := func() *ir.Value {
 		if read != nil {
@@ -528,19 +576,14 @@ func (fz *fusion) apply(f *ir.Func, method string, maxBits int) {
 		return read
 	}
 	for ri, root := range fz.roots {
-		t := fz.tables[ri]
-		C := t.Shape[0]
-		if C > 1 && rowsEqual(t) {
-			t = ir.NewInts([]int{n}, t.I[:n])
-			C = 1
-		} else if C == 1 {
-			t = ir.NewInts([]int{n}, t.I)
+		if lin[ri] != nil {
+			f.ReplaceAll(root, fz.affineOps(f, exact(), root, lin[ri].a, lin[ri].b))
+			continue
 		}
-		if fz.k == 0 {
-			if a, b, ok := affine(t, in.Lo); ok {
-				f.ReplaceAll(root, fz.affineOps(f, input(), root, a, b))
-				continue
-			}
+		t := collapseRows(fz.tables[ri])
+		C := 1
+		if len(t.Shape) == 2 {
+			C = t.Shape[0]
 		}
 		attrs := ir.Attrs{ir.IntAttr("lo", in.Lo)}
 		axis := fz.axis
