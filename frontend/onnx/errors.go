@@ -60,6 +60,7 @@ type Error struct {
 	Msg   string
 }
 
+// Error returns "file: where: message".
 func (e *Error) Error() string {
 	if e.Where == "" {
 		return e.File + ": " + e.Msg
@@ -75,6 +76,7 @@ type ErrorList []*Error
 // maxListed is how many errors ErrorList.Error spells out.
 const maxListed = 10
 
+// Error returns one error per line, the first ten, then "(and N more errors)".
 func (l ErrorList) Error() string {
 	var b strings.Builder
 	for i, e := range l {

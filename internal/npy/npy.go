@@ -47,6 +47,7 @@ type Error struct {
 	Msg  string
 }
 
+// Error returns "file: message" or, for CSV, "file:line:col: message".
 func (e *Error) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
@@ -106,8 +107,8 @@ func (a *Array) Row(i int) []float64 {
 	return a.Floats()[i*n : (i+1)*n]
 }
 
-// elemSize returns the byte size and kind ('f', 'i', 'u', 'b') of a
-// NumPy type string such as "<f4"; ok is false if it is unsupported.
+// parseDescr splits a NumPy type string such as "<f4" into byte order,
+// kind ('f', 'i', 'u', 'b') and byte size; ok is false if it is unsupported.
 func parseDescr(d string) (order byte, kind byte, size int, ok bool) {
 	if len(d) < 3 {
 		return 0, 0, 0, false
