@@ -302,6 +302,25 @@ func BenchmarkTFHELayer30x12(b *testing.B) {
 			}
 		}
 	})
+	one, err := newTFHEServer(c, keys.p, keys.ek, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("linear+tlu-1worker", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := c.evaluate(ctx, one, []Tensor{in}, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("disable", func(b *testing.B) {
+		q := [][]int64{make([]int64, 12)}
+		for b.Loop() {
+			if _, err := c.Run(ctx, Disable, q, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // TestSimulateUsesParams checks that Simulate perturbs lookups at the
