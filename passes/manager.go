@@ -231,6 +231,9 @@ func Run(f *ir.Func, pipeline string, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	if p := opts.PrintAfter; p != "" && p != "all" && lookup(p) == nil {
+		return fmt.Errorf("print-after: unknown pass %q (passes: %s)", p, strings.Join(Names(), ", "))
+	}
 	for _, st := range steps {
 		f.Renumber() // messages name values as printed
 		s := &state{f: f, opts: opts, args: st.args}

@@ -87,6 +87,9 @@ func TestPrintAfterAndTime(t *testing.T) {
 	if strings.Count(log.String(), "// after pass") != 2 {
 		t.Errorf("print-after all:\n%s", log.String())
 	}
+	if err := Run(parseTiny(t), "dce", &Options{PrintAfter: "fuse"}); err == nil || !strings.Contains(err.Error(), `print-after: unknown pass "fuse"`) {
+		t.Errorf("print-after of an unknown pass: %v", err)
+	}
 }
 
 // withPass temporarily adds a pass to the table.
