@@ -135,3 +135,123 @@ func lowerGatherND(b *importer, n *Node, in []val) ([]val, error) {
 		ir.IntAttr("axis", 0), ir.TensorAttrOf("indices", ir.Int(64), ir.NewInts(append([]int{}, outPrefix...), rows)))
 	return one(v, in[0].dt), err
 }
+
+// scatter returns data with the flat positions pos[u] replaced by element u
+// of updates (later writes win), as where(mask, gather(updates), data).
+func (b *importer) scatter(data, updates *ir.Value, pos []int64) (*ir.Value, error) {
+	d := data.Type.Size()
+	src := make([]int64, d)
+	mask := make([]int64, d)
+	for u, p := range pos {
+		src[p], mask[p] = int64(u), 1
+	}
+	e := data.Type.Elem
+	flat, err := b.reshape(data, []int{d})
+	if err != nil {
+		return nil, err
+	}
+	picked, err := b.flatGather(updates, src, []int{d})
+	if err != nil {
+		return nil, err
+	}
+	m := b.constI(ir.Uint(1), []int{d}, mask...)
+	v, err := b.emit(ir.OpWhere, e, nil, []*ir.Value{m, picked, flat})
+	if err != nil {
+		return nil, err
+	}
+	return b.reshape(v, data.Type.Shape)
+}
+
+func scatterReduction(n *Node) error {
+	if r := n.Str("reduction", "none"); r != "none" {
+		return errorf(UnsupportedOp, "unsupported op: %s with reduction %q", n.OpType, r)
+	}
+	return nil
+}
+
+// lowerScatterND writes updates into data at the constant index tuples of
+// the last axis of indices (torch's index_put_ and slice assignment).
+func lowerScatterND(b *importer, n *Node, in []val) ([]val, error) {
+	if err := need(n, in, 3); err != nil {
+		return nil, err
+	}
+	if err := scatterReduction(n); err != nil {
+		return nil, err
+	}
+	x, upd := in[0].v, in[2].v
+	xs := x.Type.Shape
+	idx, err := b.constIndices(n, 1)
+	if err != nil {
+		return nil, err
+	}
+	q := len(idx.Shape)
+	if q < 1 || idx.Shape[q-1] > len(xs) {
+		return nil, errorf(BadNode, "indices of shape %v for data %v", idx.Shape, xs)
+	}
+	k := idx.Shape[q-1]
+	slice := ir.ShapeSize(xs[k:])
+	want := append(append([]int{}, idx.Shape[:q-1]...), xs[k:]...)
+	if !ir.SameShape(upd.Type.Shape, want) {
+		return nil, errorf(BadNode, "updates have shape %v, want %v", upd.Type.Shape, want)
+	}
+	st := ir.Strides(xs)
+	var pos []int64
+	for t := 0; t < ir.ShapeSize(idx.Shape[:q-1]); t++ {
+		off := int64(0)
+		for j := 0; j < k; j++ {
+			c, err := normIndex(idx.I[t*k+j], xs[j])
+			if err != nil {
+				return nil, err
+			}
+			off += c * int64(st[j])
+		}
+		for r := 0; r < slice; r++ {
+			pos = append(pos, off+int64(r))
+		}
+	}
+	v, err := b.scatter(x, upd, pos)
+	return one(v, in[0].dt), err
+}
+
+// lowerScatterElements: out[p with axis coordinate indices[u]] = updates[u]
+// for every position u of the constant indices.
+func lowerScatterElements(b *importer, n *Node, in []val) ([]val, error) {
+	if err := need(n, in, 3); err != nil {
+		return nil, err
+	}
+	if err := scatterReduction(n); err != nil {
+		return nil, err
+	}
+	x, upd := in[0].v, in[2].v
+	xs := x.Type.Shape
+	idx, err := b.constIndices(n, 1)
+	if err != nil {
+		return nil, err
+	}
+	axis, err := normAxis(n.Int("axis", 0), len(xs))
+	if err != nil {
+		return nil, err
+	}
+	if len(idx.Shape) != len(xs) || !ir.SameShape(upd.Type.Shape, idx.Shape) {
+		return nil, errorf(BadNode, "indices %v and updates %v must have one shape, of the rank of data %v", idx.Shape, upd.Type.Shape, xs)
+	}
+	xst, ist := ir.Strides(xs), ir.Strides(idx.Shape)
+	pos := make([]int64, idx.Len())
+	for u := range pos {
+		off := int64(0)
+		for d := range xs {
+			c := int64(u / ist[d] % idx.Shape[d])
+			if d == axis {
+				if c, err = normIndex(idx.I[u], xs[d]); err != nil {
+					return nil, err
+				}
+			} else if c >= int64(xs[d]) {
+				return nil, errorf(BadNode, "indices shape %v exceeds data shape %v", idx.Shape, xs)
+			}
+			off += c * int64(xst[d])
+		}
+		pos[u] = off
+	}
+	v, err := b.scatter(x, upd, pos)
+	return one(v, in[0].dt), err
+}

@@ -69,6 +69,7 @@ func init() {
 		"Transpose": lowerTranspose, "Concat": lowerConcat, "Slice": lowerSlice, "Pad": lowerPad,
 		"MatMulInteger": lowerMatMulInteger, "ConvInteger": lowerConvInteger, "LRN": lowerLRN,
 		"Resize": lowerResize, "Upsample": lowerResize,
+		"ScatterND": lowerScatterND, "ScatterElements": lowerScatterElements,
 		"GatherElements": lowerGatherElements, "GatherND": lowerGatherND,
 		"Expand": lowerExpand, "Tile": lowerTile, "Gather": lowerGather, "Split": lowerSplit,
 		"DepthToSpace": lowerDepthToSpace, "SpaceToDepth": lowerSpaceToDepth,

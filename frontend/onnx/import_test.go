@@ -465,3 +465,23 @@ func TestGroupNorm(t *testing.T) {
 		}
 	}
 }
+
+// Scatter values worked out by hand.
+func TestScatter(t *testing.T) {
+	// x is 2x3; ScatterND writes row 1 with [7 8 9] and element (0,2) with 5.
+	m := graphModel{opset: 16, xs: []int{2, 3}, nodes: []*onnxpb.NodeProto{
+		node("ScatterND", "row", []string{"x", "i1", "u1"}, []string{"a"}),
+		node("ScatterND", "elt", []string{"a", "i2", "u2"}, []string{"b"}),
+		node("ScatterElements", "se", []string{"b", "i3", "u3"}, []string{"y"}, aInt("axis", 1)),
+	}, inits: []*onnxpb.TensorProto{
+		iTensor("i1", []int64{1, 1}, 1), fTensor("u1", []int64{1, 3}, 7, 8, 9),
+		iTensor("i2", []int64{1, 2}, 0, -1), fTensor("u2", []int64{1}, 5),
+		// ScatterElements along axis 1: row 0 col 0 <- -1, row 1 col 2 <- -2.
+		iTensor("i3", []int64{2, 1}, 0, 2), fTensor("u3", []int64{2, 1}, -1, -2),
+	}}.parse(t)
+	got := run(t, m, []float64{1, 2, 3, 4, 5, 6})[0].F
+	want := []float64{-1, 2, 5, 7, 8, -2}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
