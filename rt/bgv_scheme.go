@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"runtime"
 	"slices"
@@ -19,7 +20,10 @@ import (
 // parameter set has (the message names the layers on the deepest path).
 const DepthExceeded Code = "DepthExceeded"
 
-func init() { schemes["bgv"] = bgvScheme{} }
+func init() {
+	schemes["bgv"] = bgvScheme{}
+	schemes["bgv-vector"] = bgvScheme{vector: true}
+}
 
 // bgvScheme adapts package rt/bgv with batch-major packing: every element
 // of a value is one ciphertext whose slot s holds that element for sample
@@ -29,9 +33,21 @@ func init() { schemes["bgv"] = bgvScheme{} }
 // lookups are the interpolating polynomial over Z_t of the table on the
 // input value's exact range [Min, Max], evaluated by baby-step giant-step.
 // Results are exact: Simulate has no error to model.
-type bgvScheme struct{}
+//
+// With vector set (scheme "bgv-vector") the packing is vector-major
+// instead, for single-sample latency: each value is one ciphertext with
+// its elements in the slots of a row (rt/bgv's two rows carry two
+// samples), linear ops are diagonal matrix-vector products with rotations
+// (rotation keys generated only for the rotations the circuit uses) and
+// lookups are per-slot-group polynomials.
+type bgvScheme struct{ vector bool }
 
-func (bgvScheme) name() string { return "bgv" }
+func (s bgvScheme) name() string {
+	if s.vector {
+		return "bgv-vector"
+	}
+	return "bgv"
+}
 
 // bgvPlan is the level budget of a circuit: per value the levels consumed
 // on its deepest path, per op whether a linear op rescales.
@@ -70,6 +86,7 @@ func pureMove(op *Op) bool {
 }
 
 func (c *Circuit) bgvPlan() *bgvPlan {
+	vector := c.Scheme == "bgv-vector"
 	pl := &bgvPlan{depth: make([]int, len(c.Values)), from: make([]int, len(c.Values)),
 		rescale: make([]bool, len(c.Ops)), cost: make([]int, len(c.Ops)), deepest: -1}
 	for i := range c.Values {
@@ -85,7 +102,8 @@ func (c *Circuit) bgvPlan() *bgvPlan {
 		}
 		switch op.Kind {
 		case OpLinear:
-			if !pureMove(op) {
+			// Vector-major products always multiply by plaintext diagonals.
+			if vector || !pureMove(op) {
 				pl.rescale[k] = true
 				pl.cost[k] = 1
 			}
@@ -147,8 +165,20 @@ func bgvErr(err error, what string) error {
 	return wrapErr(Unsupported, err, "%s", what)
 }
 
-func (bgvScheme) selectParams(c *Circuit, _ Requirements, _ float64) (string, error) {
+func (s bgvScheme) selectParams(c *Circuit, _ Requirements, _ float64) (string, error) {
 	pl := c.bgvPlan()
+	minLogN := 0
+	if s.vector {
+		// Every value must fit one slot row (N/2 slots).
+		for i := range c.Values {
+			n := c.Values[i].Size()
+			minLogN = max(minLogN, bits.Len(uint(n-1))+1)
+			if minLogN > bgv.LogNs[len(bgv.LogNs)-1] {
+				return "", errf(Unsupported, "circuit %q: value %s has %d elements, more than a vector-major ciphertext holds (%d); use the batch-major packing (scheme \"bgv\")",
+					c.Name, c.vname(ValueID(i)), n, 1<<(bgv.LogNs[len(bgv.LogNs)-1]-1))
+			}
+		}
+	}
 	for k := range c.Ops {
 		op := &c.Ops[k]
 		if op.Kind != OpTLU {
@@ -159,7 +189,7 @@ func (bgvScheme) selectParams(c *Circuit, _ Requirements, _ float64) (string, er
 				c.Name, quoteOr(op.Name, "op "+itoa(k)), in.Min, in.Max, bgv.MaxDomain)
 		}
 	}
-	p, err := bgv.Select(pl.total, pl.maxAbs)
+	p, err := bgv.SelectAtLeast(pl.total, pl.maxAbs, minLogN)
 	if err != nil {
 		var be *bgv.Error
 		if errors.As(err, &be) && be.Code == bgv.CodeDepthExceeded {
@@ -185,6 +215,13 @@ func bgvParams(c *Circuit) (bgv.Params, error) {
 		return bgv.Params{}, errf(WrongParams, "circuit %q needs %d levels and t > %d, its parameter set %s has %d levels and t = %d",
 			c.Name, pl.total, 2*pl.maxAbs, p.Name(), p.Levels, p.T)
 	}
+	if c.Scheme == "bgv-vector" {
+		for i := range c.Values {
+			if c.Values[i].Size() > p.RowSlots() {
+				return bgv.Params{}, errf(WrongParams, "value %s has %d elements, parameter set %s holds %d per vector", c.vname(ValueID(i)), c.Values[i].Size(), p.Name(), p.RowSlots())
+			}
+		}
+	}
 	return p, nil
 }
 
@@ -200,13 +237,25 @@ func (s bgvScheme) info(c *Circuit) (ParamsInfo, error) {
 		n := c.Values[op.Out].Size()
 		switch op.Kind {
 		case OpLinear:
-			est += time.Duration(n) * p.LinearCost(int(op.RowPtr[n])/max(n, 1))
+			if s.vector {
+				// ~one plaintext product per diagonal plus 2√diagonals rotations.
+				d := 0
+				for _, b := range c.linearBlocks(op) {
+					d += len(bgvDiagonals(b, p.RowSlots()))
+				}
+				est += p.LinearCost(d) + time.Duration(2*math.Sqrt(float64(d)))*p.LookupCost(1)
+			} else {
+				est += time.Duration(n) * p.LinearCost(int(op.RowPtr[n])/max(n, 1))
+			}
 		case OpTLU:
 			in := &c.Values[op.In[0]]
 			deg := int(in.Max - in.Min)
 			widest = max(widest, bits.Len64(uint64(deg)))
 			tlus += n
-			cost := time.Duration(n) * p.LookupCost(deg)
+			cost := p.LookupCost(deg)
+			if !s.vector {
+				cost *= time.Duration(n)
+			}
 			lookups += cost
 			est += cost
 		}
@@ -220,12 +269,22 @@ func (s bgvScheme) info(c *Circuit) (ParamsInfo, error) {
 	// Relinearization key: one RNS digit per ciphertext modulus, each two
 	// polynomials over the L+1 ciphertext moduli and the special prime.
 	rlk := (L + 1) * 2 * (L + 2) * N * 8
+	desc := p.String() + fmt.Sprintf("; batch-major: up to %d samples per evaluation, %v per sample at full slots", N, (est/time.Duration(N)).Round(time.Microsecond))
+	rot := int64(0)
+	ct := p.CiphertextBytes()
+	if s.vector {
+		g, err := bgvRotations(c, p)
+		if err != nil {
+			return ParamsInfo{}, err
+		}
+		rot = int64(len(g)) * rlk // a Galois key has the relinearization key's shape
+		desc = p.String() + fmt.Sprintf("; vector-major: %d samples per evaluation, %d rotation keys", bgv.VectorRows, len(g))
+	}
 	return ParamsInfo{
-		Scheme: s.name(), Name: p.Name(),
-		Desc:    p.String() + fmt.Sprintf("; batch-major: up to %d samples per evaluation, %v per sample at full slots", N, (est/time.Duration(N)).Round(time.Microsecond)),
+		Scheme: s.name(), Name: p.Name(), Desc: desc,
 		MsgBits: bits.Len64(p.T) - 1, PBSBits: widest, SecurityBits: p.SecurityBits(),
 		TLUs: tlus, CostPerTLU: per, Estimate: est,
-		Keys: KeySizes{Secret: (L + 2) * N * 8, Eval: rlk, KeySwitching: rlk, Ciphertext: p.CiphertextBytes()},
+		Keys: KeySizes{Secret: (L + 2) * N * 8, Eval: rlk + rot, KeySwitching: rlk + rot, Ciphertext: ct},
 	}, nil
 }
 
@@ -236,23 +295,43 @@ func (bgvScheme) sigma(c *Circuit) (func(op *Op) float64, error) {
 	return func(*Op) float64 { return 0 }, nil
 }
 
-// bgvTensor holds one ciphertext per element; Batch is the number of
-// samples in the slots (0 for a clear value broadcast to every slot).
+// bgvTensor is a value of n elements: n ciphertexts (batch-major, slot s
+// = sample s) or one (vector-major, element j in slot j of each row's
+// sample). batch is the number of samples (0 for a clear value broadcast
+// to every slot).
 type bgvTensor struct {
 	cts   []*bgv.Ciphertext
+	n     int
 	batch int
 }
 
-func (t *bgvTensor) Len() int { return len(t.cts) }
+func (t *bgvTensor) Len() int { return t.n }
 
 type bgvKeys struct {
-	c  *Circuit
-	p  bgv.Params
-	sk *bgv.SecretKey
-	ek *bgv.EvalKey
+	c      *Circuit
+	p      bgv.Params
+	vector bool
+	sk     *bgv.SecretKey
+	ek     *bgv.EvalKey
 }
 
-func (bgvScheme) newKeys(c *Circuit) (clientKeys, error) {
+// genEvalKey derives the evaluation keys c needs: rotations only for
+// vector-major products.
+func (s bgvScheme) keysFor(c *Circuit, p bgv.Params, sk *bgv.SecretKey) (clientKeys, error) {
+	k := &bgvKeys{c: c, p: p, vector: s.vector, sk: sk}
+	if !s.vector {
+		k.ek = sk.GenEvalKey()
+		return k, nil
+	}
+	g, err := bgvRotations(c, p)
+	if err != nil {
+		return nil, err
+	}
+	k.ek = sk.GenEvalKeyWithRotations(g)
+	return k, nil
+}
+
+func (s bgvScheme) newKeys(c *Circuit) (clientKeys, error) {
 	p, err := bgvParams(c)
 	if err != nil {
 		return nil, err
@@ -261,10 +340,10 @@ func (bgvScheme) newKeys(c *Circuit) (clientKeys, error) {
 	if err != nil {
 		return nil, bgvErr(err, "generating the secret key")
 	}
-	return &bgvKeys{c: c, p: p, sk: sk, ek: sk.GenEvalKey()}, nil
+	return s.keysFor(c, p, sk)
 }
 
-func (bgvScheme) loadKeys(c *Circuit, secret []byte) (clientKeys, error) {
+func (s bgvScheme) loadKeys(c *Circuit, secret []byte) (clientKeys, error) {
 	p, err := bgvParams(c)
 	if err != nil {
 		return nil, err
@@ -276,20 +355,26 @@ func (bgvScheme) loadKeys(c *Circuit, secret []byte) (clientKeys, error) {
 	if sk.Params() != p {
 		return nil, errf(WrongParams, "secret key is for parameters %s, circuit %q uses %s", sk.Params().Name(), c.Name, p.Name())
 	}
-	return &bgvKeys{c: c, p: p, sk: sk, ek: sk.GenEvalKey()}, nil
+	return s.keysFor(c, p, sk)
 }
 
 func (k *bgvKeys) encrypt(v ValueID, x []int64) (Tensor, error) {
-	xs := make([][]int64, len(x))
-	for i := range x {
-		xs[i] = x[i : i+1]
-	}
-	return k.encryptElems(xs, 1)
+	return k.encryptBatch(v, [][]int64{x})
 }
 
-// encryptBatch encrypts samples[s] (each the value's elements) slot-wise.
+// encryptBatch encrypts samples[s] (each the value's elements).
 func (k *bgvKeys) encryptBatch(v ValueID, samples [][]int64) (Tensor, error) {
 	n := k.c.Values[v].Size()
+	if len(samples) > k.maxBatch() {
+		return nil, errf(BadInput, "%d samples, at most %d", len(samples), k.maxBatch())
+	}
+	if k.vector {
+		ct, err := k.sk.EncryptRows(samples)
+		if err != nil {
+			return nil, bgvErr(err, "encrypting")
+		}
+		return &bgvTensor{cts: []*bgv.Ciphertext{ct}, n: n, batch: len(samples)}, nil
+	}
 	xs := make([][]int64, n)
 	for i := range xs {
 		xs[i] = make([]int64, len(samples))
@@ -303,7 +388,7 @@ func (k *bgvKeys) encryptBatch(v ValueID, samples [][]int64) (Tensor, error) {
 // encryptElems encrypts one ciphertext per element on GOMAXPROCS
 // goroutines (each with its own copy of the key's encryptor).
 func (k *bgvKeys) encryptElems(xs [][]int64, batch int) (Tensor, error) {
-	t := &bgvTensor{cts: make([]*bgv.Ciphertext, len(xs)), batch: batch}
+	t := &bgvTensor{cts: make([]*bgv.Ciphertext, len(xs)), n: len(xs), batch: batch}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var fe firstErr
@@ -348,6 +433,13 @@ func (k *bgvKeys) decryptBatch(_ ValueID, t Tensor) ([][]int64, error) {
 		return nil, errf(BadInput, "not a bgv tensor")
 	}
 	b := max(bt.batch, 1)
+	if k.vector {
+		out, err := k.sk.DecryptRows(bt.cts[0], bt.n, b)
+		if err != nil {
+			return nil, bgvErr(err, "decrypting")
+		}
+		return out, nil
+	}
 	out := make([][]int64, b)
 	for s := range out {
 		out[s] = make([]int64, len(bt.cts))
@@ -364,7 +456,12 @@ func (k *bgvKeys) decryptBatch(_ ValueID, t Tensor) ([][]int64, error) {
 	return out, nil
 }
 
-func (k *bgvKeys) maxBatch() int { return k.p.Slots() }
+func (k *bgvKeys) maxBatch() int {
+	if k.vector {
+		return bgv.VectorRows
+	}
+	return k.p.Slots()
+}
 
 func marshalBGV(t Tensor) ([]byte, error) {
 	bt, ok := t.(*bgvTensor)
@@ -384,14 +481,21 @@ func marshalBGV(t Tensor) ([]byte, error) {
 	return w.buf, nil
 }
 
-func unmarshalBGV(p bgv.Params, c *Circuit, v ValueID, data []byte) (Tensor, error) {
+// unmarshalBGV reads marshalBGV's bytes for value v: Size(v) ciphertexts
+// (batch-major) or one (vector-major).
+func unmarshalBGV(p bgv.Params, vector bool, c *Circuit, v ValueID, data []byte) (Tensor, error) {
 	r := decoder{buf: data}
 	batch := r.uvarint()
 	n := r.count(1)
-	if r.err == nil && (batch > uint64(p.Slots()) || n != c.Values[v].Size()) {
-		return nil, errf(BadInput, "value %s: %d ciphertexts of %d samples, want %d of at most %d", c.vname(v), n, batch, c.Values[v].Size(), p.Slots())
+	size := c.Values[v].Size()
+	want, maxBatch := size, p.Slots()
+	if vector {
+		want, maxBatch = 1, bgv.VectorRows
 	}
-	t := &bgvTensor{cts: make([]*bgv.Ciphertext, n), batch: int(batch)}
+	if r.err == nil && (batch > uint64(maxBatch) || n != want) {
+		return nil, errf(BadInput, "value %s: %d ciphertexts of %d samples, want %d of at most %d", c.vname(v), n, batch, want, maxBatch)
+	}
+	t := &bgvTensor{cts: make([]*bgv.Ciphertext, n), n: size, batch: int(batch)}
 	for i := range t.cts {
 		b := r.bytes()
 		if r.err != nil {
@@ -411,7 +515,7 @@ func unmarshalBGV(p bgv.Params, c *Circuit, v ValueID, data []byte) (Tensor, err
 
 func (k *bgvKeys) marshalTensor(t Tensor) ([]byte, error) { return marshalBGV(t) }
 func (k *bgvKeys) unmarshalTensor(v ValueID, data []byte) (Tensor, error) {
-	return unmarshalBGV(k.p, k.c, v, data)
+	return unmarshalBGV(k.p, k.vector, k.c, v, data)
 }
 
 func (k *bgvKeys) evalKeys() ([]byte, error) {
@@ -439,12 +543,14 @@ func (k *bgvKeys) sizes() KeySizes {
 // bgvServer is the Execute backend: one evaluator per worker goroutine
 // and the lookup polynomials of every lookup op.
 type bgvServer struct {
-	c     *Circuit
-	p     bgv.Params
-	pl    *bgvPlan
-	evs   []*bgv.Evaluator
-	index map[*Op]int
-	polys map[*Op][]*bgv.Poly
+	c      *Circuit
+	p      bgv.Params
+	vector bool
+	pl     *bgvPlan
+	evs    []*bgv.Evaluator
+	index  map[*Op]int
+	polys  map[*Op][]*bgv.Poly
+	mats   map[*Op][]*bgv.MatVec // vector-major: one matrix per input
 }
 
 func (s bgvScheme) newServer(c *Circuit, evalKeys []byte, workers int) (serverBackend, error) {
@@ -459,7 +565,7 @@ func (s bgvScheme) newServer(c *Circuit, evalKeys []byte, workers int) (serverBa
 	if ek.Params() != p {
 		return nil, errf(WrongParams, "evaluation keys are for parameters %s, circuit %q uses %s", ek.Params().Name(), c.Name, p.Name())
 	}
-	srv := &bgvServer{c: c, p: p, pl: c.bgvPlan(), index: make(map[*Op]int), polys: make(map[*Op][]*bgv.Poly)}
+	srv := &bgvServer{c: c, p: p, vector: s.vector, pl: c.bgvPlan(), index: make(map[*Op]int), polys: make(map[*Op][]*bgv.Poly)}
 	ev := bgv.NewEvaluator(ek)
 	srv.evs = append(srv.evs, ev)
 	for range max(workers, 1) - 1 {
@@ -493,6 +599,11 @@ func (s bgvScheme) newServer(c *Circuit, evalKeys []byte, workers int) (serverBa
 			return nil, bgvErr(err, "lookup "+quoteOr(jobs[i].op.Name, "?")+" table "+itoa(jobs[i].t))
 		}
 	}
+	if s.vector {
+		if err := srv.encodeMatrices(ek); err != nil {
+			return nil, err
+		}
+	}
 	return srv, nil
 }
 
@@ -522,7 +633,14 @@ func (s *bgvServer) parallel(ctx context.Context, n, chunk int, f func(ev *bgv.E
 
 // Trivial encodes a clear value in every slot (the same for all samples).
 func (s *bgvServer) Trivial(_ ValueID, x []int64) (Tensor, error) {
-	t := &bgvTensor{cts: make([]*bgv.Ciphertext, len(x))}
+	if s.vector {
+		ct, err := s.evs[0].TrivialRows([][]int64{x, x})
+		if err != nil {
+			return nil, bgvErr(err, "clear input")
+		}
+		return &bgvTensor{cts: []*bgv.Ciphertext{ct}, n: len(x)}, nil
+	}
+	t := &bgvTensor{cts: make([]*bgv.Ciphertext, len(x)), n: len(x)}
 	for i, m := range x {
 		t.cts[i] = s.evs[0].Fill(m)
 	}
@@ -544,6 +662,9 @@ func (e *firstErr) set(err error) {
 }
 
 func (s *bgvServer) Linear(ctx context.Context, op *Op, in []Tensor) (Tensor, error) {
+	if s.vector {
+		return s.linearVector(op, in)
+	}
 	var x []*bgv.Ciphertext
 	batch := 0
 	for _, t := range in {
@@ -553,7 +674,7 @@ func (s *bgvServer) Linear(ctx context.Context, op *Op, in []Tensor) (Tensor, er
 	}
 	rescale := s.pl.rescale[s.index[op]]
 	rows := len(op.RowPtr) - 1
-	out := &bgvTensor{cts: make([]*bgv.Ciphertext, rows), batch: batch}
+	out := &bgvTensor{cts: make([]*bgv.Ciphertext, rows), n: rows, batch: batch}
 	var fe firstErr
 	err := s.parallel(ctx, rows, 4, func(ev *bgv.Evaluator, j int) {
 		lo, hi := op.RowPtr[j], op.RowPtr[j+1]
@@ -588,7 +709,10 @@ func (s *bgvServer) Linear(ctx context.Context, op *Op, in []Tensor) (Tensor, er
 func (s *bgvServer) TLU(ctx context.Context, op *Op, in Tensor, tick func(int)) (Tensor, error) {
 	x := in.(*bgvTensor)
 	polys := s.polys[op]
-	out := &bgvTensor{cts: make([]*bgv.Ciphertext, len(x.cts)), batch: x.batch}
+	if s.vector {
+		return s.lookupVector(op, x, tick)
+	}
+	out := &bgvTensor{cts: make([]*bgv.Ciphertext, len(x.cts)), n: x.n, batch: x.batch}
 	var fe firstErr
 	err := s.parallel(ctx, len(x.cts), 1, func(ev *bgv.Evaluator, j int) {
 		t := 0
@@ -614,7 +738,7 @@ func (s *bgvServer) TLU(ctx context.Context, op *Op, in Tensor, tick func(int)) 
 
 func (s *bgvServer) marshalTensor(t Tensor) ([]byte, error) { return marshalBGV(t) }
 func (s *bgvServer) unmarshalTensor(v ValueID, data []byte) (Tensor, error) {
-	return unmarshalBGV(s.p, s.c, v, data)
+	return unmarshalBGV(s.p, s.vector, s.c, v, data)
 }
 
 // batchKeys are client keys that pack many samples per ciphertext.

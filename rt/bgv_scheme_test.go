@@ -8,13 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fheir/fheir/rt/bgv"
 	"github.com/google/go-cmp/cmp"
 )
 
 // bgvTwoLayer is a two-layer network small enough for N=2^14 (10 levels):
 // 3 inputs in [0,3] → dense 3×4 (weights in {-1,0,1}) → per-channel
 // lookups clamp(round(v/2) + ch - 1, 0, 3) → dense 4×2 → lookup.
-func bgvTwoLayer(t testing.TB) *Circuit {
+func bgvTwoLayer(t testing.TB) *Circuit { return bgvTwoLayerScheme(t, "bgv") }
+
+func bgvTwoLayerScheme(t testing.TB, scheme string) *Circuit {
 	b := NewBuilder("bgv_two_layer")
 	x := b.Input("x", []int{1, 3}, true, Quant{Scale: []float64{0.5}, ZeroPoint: []int64{0}, QMin: 0, QMax: 3})
 	h := b.MatMul("fc1", x, []int64{
@@ -35,7 +38,7 @@ func bgvTwoLayer(t testing.TB) *Circuit {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Scheme = "bgv"
+	c.Scheme = scheme
 	if _, err := c.SelectParams(SelectOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -294,5 +297,70 @@ func BenchmarkBGVMLP(b *testing.B) {
 			b.Logf("batch %d: encrypt %v, server run %v, decrypt %v, inputs %s, eval keys %s",
 				len(samples), enc.Round(time.Millisecond), run.Round(time.Millisecond), dec.Round(time.Millisecond), FormatBytes(int64(len(in))), FormatBytes(int64(len(ek))))
 		})
+	}
+}
+
+// TestBGVVectorExecuteEqualsDisable runs the two-layer circuit with
+// vector-major packing (two samples per evaluation) through a Client and
+// a Server and compares with the clear run.
+func TestBGVVectorExecuteEqualsDisable(t *testing.T) {
+	c := bgvTwoLayerScheme(t, "bgv-vector")
+	if pl := c.bgvPlan(); pl.total != 9 {
+		t.Errorf("vector-major depth %d, want 9 (path %s)", pl.total, c.bgvPath(pl))
+	}
+	cl, err := NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.GenerateKeys(nil); err != nil {
+		t.Fatal(err)
+	}
+	ek, err := cl.EvaluationKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(c, ek, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cl.MaxBatch() != 2 {
+		t.Errorf("MaxBatch %d, want 2", cl.MaxBatch())
+	}
+	pi, _ := c.ParamsInfo()
+	if sz := cl.KeySizes(); sz.Eval < pi.Keys.Eval/2 || sz.Eval > pi.Keys.Eval*2 {
+		t.Errorf("eval keys %d bytes, estimated %d", sz.Eval, pi.Keys.Eval)
+	}
+	for _, pair := range [][2][]int64{{{0, 0, 0}, {3, 3, 3}}, {{3, 0, 2}, {1, 2, 3}}, {{2, 1, 0}, {0, 3, 1}}} {
+		in, err := cl.EncryptQuantizedBatch([][][]int64{{pair[0]}, {pair[1]}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := srv.Run(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := cl.DecryptQuantizedBatch(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for s := range 2 {
+			want, _ := c.Run(context.Background(), Disable, [][]int64{pair[s]}, nil)
+			if !cmp.Equal(got[s], want) {
+				t.Fatalf("x=%v: execute %v, disable %v", pair[s], got[s], want)
+			}
+		}
+	}
+	// Keys without the rotations are refused up front.
+	p, _ := bgvParams(c)
+	sk, err := bgv.GenSecretKey(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := sk.GenEvalKey().MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewServer(c, writeMsg(c, KindEvalKeys, plain), nil); CodeOf(err) != WrongParams {
+		t.Errorf("keys without rotations: %v, want WrongParams", err)
 	}
 }

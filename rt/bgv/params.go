@@ -180,12 +180,18 @@ func PlaintextModulus(logN int, bound uint64) uint64 {
 // centred, stays below t/2) and which has depth levels. Errors:
 // CodeNoCryptoParameters when maxAbs is too wide for any modulus,
 // CodeDepthExceeded when no ring degree has enough levels.
-func Select(depth int, maxAbs int64) (Params, error) {
+func Select(depth int, maxAbs int64) (Params, error) { return SelectAtLeast(depth, maxAbs, 0) }
+
+// SelectAtLeast is Select among ring degrees of at least 2^minLogN.
+func SelectAtLeast(depth int, maxAbs int64, minLogN int) (Params, error) {
 	if maxAbs < 0 || depth < 0 {
 		return Params{}, errorf(CodeBadArgument, "depth %d, max |value| %d: want ≥ 0", depth, maxAbs)
 	}
 	most := 0
 	for _, logN := range LogNs {
+		if logN < minLogN {
+			continue
+		}
 		t := PlaintextModulus(logN, 2*uint64(maxAbs))
 		if t == 0 {
 			continue
@@ -196,6 +202,9 @@ func Select(depth int, maxAbs int64) (Params, error) {
 			p := Params{LogN: logN, T: t, Levels: max(depth, 1)}
 			return p, p.Validate()
 		}
+	}
+	if minLogN > LogNs[len(LogNs)-1] {
+		return Params{}, errorf(CodeNoCryptoParameters, "no ring degree of at least 2^%d in the catalog", minLogN)
 	}
 	if most == 0 {
 		return Params{}, errorf(CodeNoCryptoParameters, "values up to ±%d need a plaintext modulus above %d, wider than %d bits", maxAbs, 2*maxAbs, MaxPlaintextBits)

@@ -33,10 +33,10 @@ type Entry struct {
 // logBSGSRatio balances baby and giant steps (lattigo's default choice).
 const logBSGSRatio = 1
 
-// diagonals returns the diagonal indices of a matrix with the given
+// DiagonalIndices returns the diagonal indices of a matrix with the given
 // entries on rows of the given slot count: entry (i, j) lies on diagonal
-// (j - i) mod slots.
-func diagonals(entries []Entry, slots int) []int {
+// (j - i) mod slots. Their number sets a product's cost.
+func DiagonalIndices(entries []Entry, slots int) []int {
 	seen := map[int]bool{}
 	var idx []int
 	for _, e := range entries {
@@ -70,7 +70,7 @@ func MatVecGaloisElements(p Params, entries []Entry) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := diagonals(entries, p.RowSlots())
+	d := DiagonalIndices(entries, p.RowSlots())
 	if len(d) == 0 {
 		return nil, nil
 	}
@@ -133,7 +133,7 @@ func (e *Evaluator) EncodeMatVec(nOut, nIn int, entries []Entry, level int) (*Ma
 	if len(diags) == 0 {
 		return m, nil
 	}
-	idx := diagonals(entries, slots)
+	idx := DiagonalIndices(entries, slots)
 	t := int64(e.p.T)
 	enc := make(heint.Diagonals[int64], len(diags))
 	for k, d := range diags {
@@ -223,10 +223,11 @@ func (e *Evaluator) MatVecSum(cts []*Ciphertext, mats []*MatVec, bias []int64) (
 }
 
 // LookupSlots evaluates polys[groups[j]] on slot j of every row, for j <
-// len(groups); other slots get 0. All polynomials share the domain of
-// polys[0] (same degree).
+// len(groups); other slots get 0 (with a single polynomial: its value).
+// All polynomials share the degree of polys[0].
 func (e *Evaluator) LookupSlots(ct *Ciphertext, polys []*Poly, groups []int32) (*Ciphertext, error) {
-	if len(polys) == 1 && len(groups) == e.p.RowSlots() {
+	if len(polys) == 1 {
+		// One polynomial everywhere (slots beyond the groups get garbage).
 		return e.Lookup(ct, polys[0])
 	}
 	slots := e.p.RowSlots()

@@ -1,0 +1,115 @@
+package rt
+
+import (
+	"slices"
+
+	"github.com/fheir/fheir/rt/bgv"
+)
+
+// Vector-major parts of the "bgv-vector" scheme (see bgvScheme).
+
+// linearBlocks splits a linear op's CSR matrix by input: block i holds the
+// entries reading input i, columns relative to that input.
+func (c *Circuit) linearBlocks(op *Op) [][]bgv.Entry {
+	starts := make([]int, len(op.In)+1)
+	for i, id := range op.In {
+		starts[i+1] = starts[i] + c.Values[id].Size()
+	}
+	blocks := make([][]bgv.Entry, len(op.In))
+	for j := 0; j+1 < len(op.RowPtr); j++ {
+		for t := op.RowPtr[j]; t < op.RowPtr[j+1]; t++ {
+			s := int(op.Src[t])
+			i, _ := slices.BinarySearch(starts, s+1)
+			i-- // starts[i] ≤ s < starts[i+1]
+			blocks[i] = append(blocks[i], bgv.Entry{Row: int32(j), Col: int32(s - starts[i]), W: op.W[t]})
+		}
+	}
+	return blocks
+}
+
+func bgvDiagonals(entries []bgv.Entry, slots int) []int { return bgv.DiagonalIndices(entries, slots) }
+
+// bgvRotations returns the Galois elements of every rotation c's
+// vector-major products use (sorted, without duplicates).
+func bgvRotations(c *Circuit, p bgv.Params) ([]uint64, error) {
+	var all []uint64
+	for k := range c.Ops {
+		op := &c.Ops[k]
+		if op.Kind != OpLinear {
+			continue
+		}
+		for _, b := range c.linearBlocks(op) {
+			g, err := bgv.MatVecGaloisElements(p, b)
+			if err != nil {
+				return nil, bgvErr(err, "rotations of "+quoteOr(op.Name, "op "+itoa(k)))
+			}
+			all = append(all, g...)
+		}
+	}
+	slices.Sort(all)
+	return slices.Compact(all), nil
+}
+
+// encodeMatrices encodes every linear op's blocks at the level its inputs
+// reach (the plan's depth), after checking that ek has the rotations.
+func (s *bgvServer) encodeMatrices(ek *bgv.EvalKey) error {
+	need, err := bgvRotations(s.c, s.p)
+	if err != nil {
+		return err
+	}
+	have := ek.GaloisElements()
+	for _, g := range need {
+		if !slices.Contains(have, g) {
+			return errf(WrongParams, "the evaluation keys lack a rotation circuit %q uses (Galois element %d)", s.c.Name, g)
+		}
+	}
+	s.mats = make(map[*Op][]*bgv.MatVec)
+	for k := range s.c.Ops {
+		op := &s.c.Ops[k]
+		if op.Kind != OpLinear {
+			continue
+		}
+		d := 0
+		for _, id := range op.In {
+			d = max(d, s.pl.depth[id])
+		}
+		level := s.p.Levels - d
+		nOut := s.c.Values[op.Out].Size()
+		for i, b := range s.c.linearBlocks(op) {
+			m, err := s.evs[0].EncodeMatVec(nOut, s.c.Values[op.In[i]].Size(), b, level)
+			if err != nil {
+				return bgvErr(err, "linear "+quoteOr(op.Name, "op "+itoa(k)))
+			}
+			s.mats[op] = append(s.mats[op], m)
+		}
+	}
+	return nil
+}
+
+func (s *bgvServer) linearVector(op *Op, in []Tensor) (Tensor, error) {
+	cts := make([]*bgv.Ciphertext, len(in))
+	batch := 0
+	for i, t := range in {
+		bt := t.(*bgvTensor)
+		cts[i] = bt.cts[0]
+		batch = max(batch, bt.batch)
+	}
+	ct, err := s.evs[0].MatVecSum(cts, s.mats[op], op.Bias)
+	if err != nil {
+		return nil, bgvErr(err, "matrix-vector product")
+	}
+	return &bgvTensor{cts: []*bgv.Ciphertext{ct}, n: len(op.RowPtr) - 1, batch: batch}, nil
+}
+
+func (s *bgvServer) lookupVector(op *Op, x *bgvTensor, tick func(int)) (Tensor, error) {
+	groups := op.TableOf
+	if groups == nil {
+		groups = make([]int32, x.n)
+	}
+	ct, err := s.evs[0].LookupSlots(x.cts[0], s.polys[op], groups)
+	if err != nil {
+		return nil, bgvErr(err, "lookup")
+	}
+	tick(x.n)
+	return &bgvTensor{cts: []*bgv.Ciphertext{ct}, n: x.n, batch: x.batch}, nil
+}
