@@ -2,7 +2,9 @@ package tfhe
 
 import (
 	"fmt"
+	"syscall"
 	"testing"
+	"time"
 )
 
 type benchEnv struct {
@@ -32,7 +34,7 @@ func getBenchEnv(b testing.TB, p Params) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	lut, err := p.NewLUT(func(v int64) int64 { return -v - 1 }, 0)
+	lut, err := p.NewLUT(func(v int64) int64 { return -v - 1 }, p.MsgBits-p.PBSBits)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -43,73 +45,91 @@ func getBenchEnv(b testing.TB, p Params) *benchEnv {
 
 func benchParams(b *testing.B, p Params) {
 	e := getBenchEnv(b, p)
+	ev := e.ev
 	b.Logf("%s: cost model %.1f ms, bsk %.1f MB, ksk %.1f MB", p, 1e3*p.Cost(), float64(e.ek.BootstrapKeyBytes())/1e6, float64(e.ek.KeySwitchKeyBytes())/1e6)
 	ct := e.sk.Encrypt(1)
 	out := e.ev.NewCiphertext()
 	b.Run("PBS", func(b *testing.B) {
-		for b.Loop() {
+		loopCPU(b, func() {
 			e.ev.Bootstrap(out, ct, e.lut)
+		})
+	})
+	b.Run("ExternalProduct", func(b *testing.B) {
+		// one blind-rotation step: GroupSize key bits, one external product
+		e.ev.keySwitch(e.ev.small, ct.c)
+		e.ev.modSwitch(e.ev.abar, e.ev.small)
+		for i := range ev.abar {
+			ev.abar[i] |= 1 // no zero exponent: every step does the full work
 		}
+		loopCPU(b, func() {
+			ev.blindRotateSteps(0, e.lut.tv, 0, 1)
+		})
 	})
 	b.Run("KeySwitch", func(b *testing.B) {
-		for b.Loop() {
+		loopCPU(b, func() {
 			e.ev.keySwitch(e.ev.small, ct.c)
-		}
+		})
 	})
 	b.Run("BlindRotate", func(b *testing.B) {
 		e.ev.keySwitch(e.ev.small, ct.c)
 		bt := e.ev.modSwitch(e.ev.abar, e.ev.small)
-		for b.Loop() {
+		loopCPU(b, func() {
 			e.ev.blindRotate(bt, e.lut.tv)
-		}
+		})
 	})
-	if got := e.sk.Decrypt(out); got != -2 {
+	if got := e.sk.Decrypt(out); p.MsgBits == p.PBSBits && got != -2 {
 		b.Errorf("PBS(1) = %d, want -2", got)
 	}
 }
 
-func BenchmarkCandidate(b *testing.B) {
-	for _, p := range []Params{
-		mkParams("p4", 4, 750, 1, 2048, 2, 23, 1, 2, 7),
-	} {
-		b.Run(fmt.Sprintf("%s", p.Name), func(b *testing.B) { benchParams(b, p) })
+// BenchmarkPBS measures one programmable bootstrap (key switch included)
+// and its parts per precision on the default (first) catalog set.
+// Keys for p=8 take about 2.5 GB.
+func BenchmarkPBS(b *testing.B) {
+	for _, name := range []string{"p2a", "p4a", "p6a", "p8a"} {
+		p, err := ParamsByName(name, int(name[1]-'0'))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("p=%d", p.PBSBits), func(b *testing.B) { benchParams(b, p) })
+		delete(benchCache, p.String()) // free the keys
 	}
 }
 
 func BenchmarkStepParts(b *testing.B) {
-	p := mkParams("p4", 4, 750, 1, 2048, 2, 23, 1, 2, 7)
+	p, _ := ParamsByName("p4a", 4)
 	e := getBenchEnv(b, p)
 	ev := e.ev
 	for i := range ev.acc[1] {
 		ev.acc[1][i] = uint64(i) * 12345 % p.Q
 	}
 	b.Run("NTT", func(b *testing.B) {
-		for b.Loop() {
+		loopCPU(b, func() {
 			ev.r.ntt(ev.dig[0], ev.dig[0])
-		}
+		})
 	})
 	b.Run("INTT", func(b *testing.B) {
-		for b.Loop() {
+		loopCPU(b, func() {
 			ev.r.intt(ev.dig[0], ev.dig[0])
-		}
+		})
 	})
 	b.Run("decompose", func(b *testing.B) {
-		for b.Loop() {
+		loopCPU(b, func() {
 			ev.decompose()
-		}
+		})
 	})
 	b.Run("twiddle3", func(b *testing.B) {
-		for b.Loop() {
+		loopCPU(b, func() {
 			for c := 0; c < 3; c++ {
 				ev.twiddle(ev.tw[c], uint64(17+c))
 			}
-		}
+		})
 	})
 	stepLen := 3 * 4 * p.PolyDegree
 	b.Run("mulGGSW", func(b *testing.B) {
-		for b.Loop() {
+		loopCPU(b, func() {
 			ev.mulGGSW(e.ek.bsk[:stepLen])
-		}
+		})
 	})
 }
 
@@ -117,12 +137,70 @@ func BenchmarkKeyGen(b *testing.B) {
 	for _, name := range []string{"p2a", "p4a"} {
 		p, _ := ParamsByName(name, 4)
 		b.Run(name, func(b *testing.B) {
-			for b.Loop() {
+			loopCPU(b, func() {
 				sk, _ := GenSecretKey(p)
 				if _, err := sk.GenEvalKey(); err != nil {
 					b.Fatal(err)
 				}
-			}
+			})
 		})
+	}
+}
+
+// BenchmarkLinear measures dense layers on LWE ciphertexts (p4a, k·N=2048):
+// 30×12 with WeightedSum per output and 784×128 with Linear.
+func BenchmarkLinear(b *testing.B) {
+	p, _ := ParamsByName("p4a", 8)
+	e := getBenchEnv(b, p)
+	mk := func(n int) []*Ciphertext {
+		out := make([]*Ciphertext, n)
+		for i := range out {
+			out[i] = e.sk.Encrypt(int64(i % 3))
+		}
+		return out
+	}
+	for _, sh := range [][2]int{{30, 12}, {784, 128}} {
+		nIn, nOut := sh[0], sh[1]
+		in, out := mk(nIn), mk(nOut)
+		w := make([]int64, nIn*nOut)
+		for i := range w {
+			w[i] = int64(i%7 - 3)
+		}
+		b.Run(fmt.Sprintf("WeightedSum/%dx%d", nIn, nOut), func(b *testing.B) {
+			loopCPU(b, func() {
+				for o := range out {
+					e.ev.WeightedSum(out[o], in, w[o*nIn:(o+1)*nIn], 0)
+				}
+			})
+		})
+		b.Run(fmt.Sprintf("Linear/%dx%d", nIn, nOut), func(b *testing.B) {
+			loopCPU(b, func() {
+				e.ev.Linear(out, in, w, nil)
+			})
+		})
+	}
+}
+
+// cpuTime returns the CPU time (user+system) consumed by the process. The
+// benchmarks report it per operation as cpu-ms/op: on a machine shared with
+// other jobs it is a steadier figure than wall-clock ns/op.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loopCPU runs f in a b.Loop and reports the CPU time per operation.
+func loopCPU(b *testing.B, f func()) {
+	start := cpuTime()
+	n := 0
+	for b.Loop() {
+		f()
+		n++
+	}
+	if n > 0 {
+		b.ReportMetric(float64(cpuTime()-start)/float64(n)/1e6, "cpu-ms/op")
 	}
 }

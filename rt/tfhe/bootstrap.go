@@ -93,6 +93,12 @@ func rotate(out, in []uint64, e int, q uint64) {
 
 // blindRotate sets ev.acc to X^{-(bt - Σ abar_i s_i)}·tv.
 func (ev *Evaluator) blindRotate(bt uint64, tv []uint64) {
+	ev.blindRotateSteps(bt, tv, 0, ev.params.LWEDim/ev.params.GroupSize)
+}
+
+// blindRotateSteps runs the blind rotation steps [from, to) only (the
+// benchmarks time one step, i.e. one external product).
+func (ev *Evaluator) blindRotateSteps(bt uint64, tv []uint64, from, to int) {
 	p := &ev.params
 	rq := ev.r
 	N, k, l, g := p.PolyDegree, p.GLWEDim, p.PBSLevels, p.GroupSize
@@ -107,7 +113,7 @@ func (ev *Evaluator) blindRotate(bt uint64, tv []uint64) {
 	stepLen := combos * k1 * l * k1 * N
 	bsk := ev.ek.bsk
 	var es [16]uint64
-	for step := 0; step < p.LWEDim/g; step++ {
+	for step := from; step < to; step++ {
 		allZero := true
 		for c := 1; c <= combos; c++ {
 			var e uint64
@@ -179,14 +185,7 @@ func (ev *Evaluator) mulGGSW(keys []uint64) {
 		for col := 0; col < k1; col++ {
 			out := ev.prod[col][:N]
 			if combos == 3 {
-				g0 := keys[((0*rows+row)*k1+col)*N:][:N]
-				g1 := keys[((1*rows+row)*k1+col)*N:][:N]
-				g2 := keys[((2*rows+row)*k1+col)*N:][:N]
-				t0, t1, t2 := ev.tw[0][:N], ev.tw[1][:N], ev.tw[2][:N]
-				for t := 0; t < N; t++ {
-					s := mredLazy(t0[t], g0[t], Q, qInv) + mredLazy(t1[t], g1[t], Q, qInv) + mredLazy(t2[t], g2[t], Q, qInv)
-					out[t] += mredLazy(d[t], s, Q, qInv)
-				}
+				ev.mulRow3(out, d, keys, row, col, rows, k1)
 				continue
 			}
 			clear(gsum)
@@ -207,6 +206,32 @@ func (ev *Evaluator) mulGGSW(keys []uint64) {
 		for t := range out {
 			out[t] = rq.bred(out[t])
 		}
+	}
+}
+
+// mulRow3 adds to out the product of the digit polynomial d with the
+// assembled GGSW' entry (row, col) = Σ_c tw_c ⊙ G_c[row][col] for three
+// combinations (GroupSize 2). The three products are summed as 128-bit
+// integers and reduced once (Montgomery, lazy): 3·2Q·Q < 2^64·Q.
+func (ev *Evaluator) mulRow3(out, d, keys []uint64, row, col, rows, k1 int) {
+	Q, qInv := ev.r.Q, ev.r.qInv
+	N := len(d)
+	out = out[:N]
+	g0 := keys[((0*rows+row)*k1+col)*N:][:N]
+	g1 := keys[((1*rows+row)*k1+col)*N:][:N]
+	g2 := keys[((2*rows+row)*k1+col)*N:][:N]
+	t0, t1, t2 := ev.tw[0][:N], ev.tw[1][:N], ev.tw[2][:N]
+	for t := 0; t < N; t++ {
+		h0, l0 := bits.Mul64(t0[t], g0[t])
+		h1, l1 := bits.Mul64(t1[t], g1[t])
+		h2, l2 := bits.Mul64(t2[t], g2[t])
+		lo, c := bits.Add64(l0, l1, 0)
+		hi := h0 + h1 + c
+		lo, c = bits.Add64(lo, l2, 0)
+		hi += h2 + c
+		H, _ := bits.Mul64(lo*qInv, Q)
+		s := hi - H + Q // in [0, 2Q)
+		out[t] += mredLazy(d[t], s, Q, qInv)
 	}
 }
 

@@ -12,10 +12,10 @@ import (
 var longFlag = flag.Bool("tfhe.long", false, "run the full PBS sweep over every catalog set (slow, large keys)")
 
 type env struct {
-	p   Params
-	sk  *SecretKey
-	ek  *EvalKey
-	ev  *Evaluator
+	p  Params
+	sk *SecretKey
+	ek *EvalKey
+	ev *Evaluator
 }
 
 var envCache = map[uint64]*env{}
