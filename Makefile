@@ -33,9 +33,12 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./rt/... ./ir/...
 
 # A short fuzzing session on each fuzz target.
+FUZZ = $(GO) test -run '^$$' -fuzztime 20s -fuzzminimizetime 2s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./ir
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./frontend/onnx
+	$(FUZZ) -fuzz FuzzParse ./ir
+	$(FUZZ) -fuzz FuzzParse ./frontend/onnx
+	$(FUZZ) -fuzz FuzzImport ./frontend/onnx
+	$(FUZZ) -fuzz FuzzParse ./internal/npy
 
 # Regenerate the ONNX protobuf bindings (needs protoc and protoc-gen-go).
 proto:
