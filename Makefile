@@ -39,6 +39,10 @@ fuzz:
 	$(FUZZ) -fuzz FuzzParse ./frontend/onnx
 	$(FUZZ) -fuzz FuzzImport ./frontend/onnx
 	$(FUZZ) -fuzz FuzzParse ./internal/npy
+	$(FUZZ) -fuzz FuzzDefaultPipeline ./passes
+	$(FUZZ) -fuzz FuzzUnmarshal ./rt
+	$(FUZZ) -fuzz FuzzDecodePayload ./rt
+	$(FUZZ) -fuzz FuzzServerInputs ./rt
 
 # Regenerate the ONNX protobuf bindings (needs protoc and protoc-gen-go).
 proto:
