@@ -14,8 +14,8 @@ const models = "../testdata/models"
 // The project's own exports (testdata/models): QAT graphs reproduce the
 // Brevitas outputs before and after the passes' default pipeline; float
 // graphs quantized after training (n_bits 8 and 4) stay close to torch, and
-// the pipeline (with rounding_threshold_bits=8 where accumulators are too
-// wide for a table lookup) keeps them integer-only.
+// at n_bits 4 the pipeline keeps them integer-only (with
+// rounding_threshold_bits=8 if an accumulator is too wide for a lookup).
 func TestImportModels(t *testing.T) {
 	for _, c := range []struct {
 		file, name string
@@ -58,6 +58,12 @@ func TestImportModels(t *testing.T) {
 				}
 				if bits != 4 && acc < c.minAcc {
 					t.Errorf("accuracy %.3f, want at least %.3f", acc, c.minAcc)
+				}
+				if bits == 8 {
+					// Accumulators exceed 16 bits; the pipeline with rounding
+					// takes seconds on univariate_zoo (building tables on wide
+					// accumulators), so it runs for n_bits 4 and QAT only.
+					continue
 				}
 				g, rounding := pipeline(t, f)
 				agree2, acc2, _ := accuracyIn(t, g, models, c.name)

@@ -51,7 +51,8 @@ func HasQuantizers(f *ir.Func) bool {
 }
 
 type lowering struct {
-	f    *ir.Func
+	f     *ir.Func
+	users map[*ir.Value][]*ir.Value // of the body before forward
 	body []*ir.Value // the body being built by forward
 	rng  map[*ir.Value]ir.Range
 	root map[*ir.Value]*ir.Value
@@ -128,6 +129,7 @@ func (l *lowering) foldClear(keepDequant bool) error {
 // replacement, emitting new values before it.
 func (l *lowering) forward() {
 	old := l.f.Body
+	l.users = l.f.Uses()
 	l.body = make([]*ir.Value, 0, len(old))
 	repl := make(map[*ir.Value]*ir.Value)
 	for _, v := range old {
@@ -162,7 +164,13 @@ func (l *lowering) visit(v *ir.Value) *ir.Value {
 	case !v.Type.Secret || !v.Type.Elem.Float:
 		return v
 	case isTransparent(v.Op):
-		return l.sink(v)
+		if w := l.sink(v); w != v || !isPermutation(v.Op) || l.feedsQuantizersOnly(v) {
+			return w // a quantizer below will hoist over v
+		}
+		if w := l.pushThrough(v, 0); w != nil {
+			return w
+		}
+		return v
 	case isMixing(v.Op):
 		return l.lowerMixing(v)
 	}

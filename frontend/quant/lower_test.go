@@ -400,3 +400,25 @@ func TestSeveralErrorsAndIdempotence(t *testing.T) {
 		t.Errorf("second LowerQAT changed the function:\n%s\nto\n%s", before, after)
 	}
 }
+
+// A flatten between a per-channel conv and its activation: the flatten
+// moves up through the bias add to the conv's integers, the per-channel
+// dequantize becoming a unit dequantize with per-element scale constants.
+func TestFlattenBeforeActivation(t *testing.T) {
+	b := newNet(43, ir.F32)
+	x := b.param("x", 1, 1, 4, 4)
+	h := b.quant(x, 0.3, 0, 4, true, "/q0/Quant")
+	h = b.add(ir.OpConv, []int{1, 2, 4, 4}, []*ir.Value{h, b.weight([]int{2, 1, 3, 3}, 4, 0, false, "/c/weight_quant"), b.floats([]int{2}, 0.3)}, ir.Attrs{ir.IntsAttr("pads", []int64{1, 1, 1, 1})}, "/c/Conv")
+	h = b.add(ir.OpReshape, []int{1, 32}, []*ir.Value{h}, nil, "/Flatten")
+	h = b.unary(ir.OpRelu, h, "/Relu")
+	h = b.add(ir.OpMul, []int{1, 32}, []*ir.Value{h, b.floats([]int{32}, 1)}, nil, "/Scale")
+	h = b.quant(h, 0.2, 0, 4, true, "/q1/Quant")
+	h = b.gemm(h, b.weight([]int{3, 32}, 4, -1, false, "/fc/weight_quant"), false, "/fc/Gemm")
+	b.f.Results = []*ir.Value{h}
+	low := checkLowering(t, b.f, 100, 1)
+	for _, v := range low.Body {
+		if v.Op == ir.OpReshape && v.Type.Elem.Float {
+			t.Errorf("the flatten must run on integers:\n%s", ir.Print(low))
+		}
+	}
+}

@@ -229,3 +229,101 @@ func allEqual(x []float64) bool {
 	}
 	return true
 }
+
+// isPermutation reports whether op only moves, repeats or selects elements
+// without comparing them (so that it commutes with any element-wise op).
+func isPermutation(op ir.Op) bool {
+	switch op {
+	case ir.OpReshape, ir.OpTranspose, ir.OpSlice, ir.OpGather, ir.OpBroadcast:
+		return true
+	}
+	return false
+}
+
+// feedsQuantizersOnly reports whether every use of v (in the body before
+// forward) is a quantizer, possibly after more permutations: hoisting those
+// quantizers over v keeps per-channel tables, which pushThrough would
+// spread per element.
+func (l *lowering) feedsQuantizersOnly(v *ir.Value) bool {
+	us := l.users[v]
+	for _, r := range l.f.Results {
+		if r == v {
+			return false
+		}
+	}
+	for _, u := range us {
+		if u.Op != ir.OpQuantize && !(isPermutation(u.Op) && l.feedsQuantizersOnly(u)) {
+			return false
+		}
+	}
+	return len(us) > 0
+}
+
+// pushThrough moves a permutation t up through the element-wise ops that
+// compute its operand, T(g(x, c)) → g(T(x), T(c)) with constants
+// broadcast then permuted, until it reaches a dequantize, where it moves to
+// the integers: the float region between a dequantize and a quantizer then
+// holds only element-wise ops. A per-channel dequantize whose axis T does
+// not keep is split into a unit dequantize and per-channel sub and mul.
+// It returns nil (having possibly emitted dead values) when some operand
+// is neither.
+func (l *lowering) pushThrough(t *ir.Value, depth int) *ir.Value {
+	g := t.Args[0]
+	if depth > 64 {
+		return nil
+	}
+	if g.Op == ir.OpDequantize {
+		if w := l.sink(t); w != t {
+			return w
+		}
+		qi, _ := dequantOf(g)
+		if qi.axis < 0 {
+			return nil
+		}
+		unit := l.emitDequant(qi.q, []float64{1}, []int64{0}, -1, g.Type.Elem, g.Loc)
+		cs := channelShape(len(g.Type.Shape), qi.axis, len(qi.scale))
+		zf := make([]float64, len(qi.zp))
+		for i, z := range qi.zp {
+			zf[i] = float64(z)
+		}
+		cz := &ir.Value{ID: -1, Op: ir.OpConst, Type: ir.TensorOf(g.Type.Elem, cs...), Attrs: ir.Attrs{ir.TensorAttrOf("value", g.Type.Elem, ir.NewFloats(cs, zf))}}
+		cm := &ir.Value{ID: -1, Op: ir.OpConst, Type: ir.TensorOf(g.Type.Elem, cs...), Attrs: ir.Attrs{ir.TensorAttrOf("value", g.Type.Elem, ir.NewFloats(cs, append([]float64(nil), qi.scale...)))}}
+		sub := &ir.Value{ID: -1, Op: ir.OpSub, Type: g.Type, Args: []*ir.Value{unit, cz}, Loc: g.Loc}
+		mul := &ir.Value{ID: -1, Op: ir.OpMul, Type: g.Type, Args: []*ir.Value{sub, cm}, Loc: g.Loc}
+		return l.pushThrough(&ir.Value{ID: -1, Op: t.Op, Type: t.Type, Args: []*ir.Value{mul}, Attrs: t.Attrs, Loc: t.Loc}, depth+1)
+	}
+	if !isElementwise(g.Op) || g.Op == ir.OpQuantize || g.Op.Info().Class == ir.ClassQuant && g.Op != ir.OpCast {
+		return nil
+	}
+	args := make([]*ir.Value, len(g.Args))
+	for i, a := range g.Args {
+		if a.Type.Secret {
+			if !ir.SameShape(a.Type.Shape, g.Type.Shape) {
+				return nil
+			}
+			inner := &ir.Value{ID: -1, Op: t.Op, Type: ir.Type{Elem: a.Type.Elem, Shape: t.Type.Shape, Secret: true}, Args: []*ir.Value{a}, Attrs: t.Attrs, Loc: t.Loc}
+			if args[i] = l.pushThrough(inner, depth+1); args[i] == nil {
+				return nil
+			}
+			continue
+		}
+		c := a.ConstValue()
+		if c == nil {
+			return nil
+		}
+		if c.Len() == 1 {
+			args[i] = a
+			continue
+		}
+		b, err := evalOp(ir.OpBroadcast, nil, ir.TensorOf(a.Type.Elem, g.Type.Shape...), []*ir.Tensor{c}, []ir.Elem{a.Type.Elem})
+		if err != nil {
+			return nil
+		}
+		ct, err := evalOp(t.Op, t.Attrs, ir.TensorOf(a.Type.Elem, t.Type.Shape...), []*ir.Tensor{b}, []ir.Elem{a.Type.Elem})
+		if err != nil {
+			return nil
+		}
+		args[i] = l.emit(ir.OpConst, ir.TensorOf(a.Type.Elem, t.Type.Shape...), nil, ir.Attrs{ir.TensorAttrOf("value", a.Type.Elem, ct)}, a.Loc)
+	}
+	return l.emit(g.Op, ir.Type{Elem: g.Type.Elem, Shape: t.Type.Shape, Secret: true}, args, g.Attrs, g.Loc)
+}

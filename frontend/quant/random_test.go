@@ -35,7 +35,14 @@ func randomNet(seed int64) (*ir.Func, string) {
 	for layer := 0; layer < 3+rnd.Intn(3); layer++ {
 		loc := fmt.Sprintf("/l%d", layer)
 		m := 1 + rnd.Intn(6)
-		switch k := rnd.Intn(6); k {
+		switch k := rnd.Intn(7); k {
+		case 6: // gemm with per-channel weights, reshape before the activation
+			g := b.gemm(h, b.weight([]int{m, n}, 3, 0, rnd.Intn(2) == 0, loc+"/w"), true, loc+"/Gemm")
+			g = b.add(ir.OpReshape, []int{m, 1}, []*ir.Value{g}, nil, loc+"/Reshape")
+			g = b.unary(ir.OpSigmoid, g, loc+"/Act")
+			g = b.add(ir.OpTranspose, []int{1, m}, []*ir.Value{g}, ir.Attrs{ir.IntsAttr("perm", []int64{1, 0})}, loc+"/Transpose")
+			desc = append(desc, fmt.Sprintf("gemm %dx%d reshape sigmoid transpose", m, n))
+			h, n = quantize(g, loc+"/Quant"), m
 		case 0, 1, 2: // gemm, maybe with a residual over the same input
 			axis := -1
 			if rnd.Intn(2) == 0 {
