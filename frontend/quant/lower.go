@@ -53,10 +53,10 @@ func HasQuantizers(f *ir.Func) bool {
 type lowering struct {
 	f     *ir.Func
 	users map[*ir.Value][]*ir.Value // of the body before forward
-	body []*ir.Value // the body being built by forward
-	rng  map[*ir.Value]ir.Range
-	root map[*ir.Value]*ir.Value
-	errs ir.ErrorList
+	body  []*ir.Value               // the body being built by forward
+	rng   map[*ir.Value]ir.Range
+	root  map[*ir.Value]*ir.Value
+	errs  ir.ErrorList
 }
 
 func newLowering(f *ir.Func) *lowering {
