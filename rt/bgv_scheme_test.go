@@ -71,21 +71,7 @@ func TestBGVPlan(t *testing.T) {
 // equals the clear run.
 func TestBGVExecuteEqualsDisable(t *testing.T) {
 	c := bgvTwoLayer(t)
-	cl, err := NewClient(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.GenerateKeys(nil); err != nil {
-		t.Fatal(err)
-	}
-	ek, err := cl.EvaluationKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := NewServer(c, ek, &Options{Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl, srv, ek := bgvDeploy(t, c, &Options{Workers: 2})
 	if cl.MaxBatch() != 1<<14 {
 		t.Errorf("MaxBatch %d, want 2^14", cl.MaxBatch())
 	}
@@ -242,21 +228,7 @@ func BenchmarkBGVMLP(b *testing.B) {
 			c := bgvMLP(b, tc.ws, 1)
 			pi, _ := c.ParamsInfo()
 			b.Logf("%s", pi.Desc)
-			cl, err := NewClient(c)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := cl.GenerateKeys(nil); err != nil {
-				b.Fatal(err)
-			}
-			ek, err := cl.EvaluationKeys()
-			if err != nil {
-				b.Fatal(err)
-			}
-			srv, err := NewServer(c, ek, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
+			cl, srv, ek := bgvDeploy(b, c, nil)
 			rng := rand.New(rand.NewPCG(2, 2))
 			samples := make([][][]int64, cl.MaxBatch())
 			for s := range samples {
@@ -308,21 +280,7 @@ func TestBGVVectorExecuteEqualsDisable(t *testing.T) {
 	if pl := c.bgvPlan(); pl.total != 9 {
 		t.Errorf("vector-major depth %d, want 9 (path %s)", pl.total, c.bgvPath(pl))
 	}
-	cl, err := NewClient(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.GenerateKeys(nil); err != nil {
-		t.Fatal(err)
-	}
-	ek, err := cl.EvaluationKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := NewServer(c, ek, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl, srv, _ := bgvDeploy(t, c, nil)
 	if cl.MaxBatch() != 2 {
 		t.Errorf("MaxBatch %d, want 2", cl.MaxBatch())
 	}
@@ -363,4 +321,25 @@ func TestBGVVectorExecuteEqualsDisable(t *testing.T) {
 	if _, err := NewServer(c, writeMsg(c, KindEvalKeys, plain), nil); CodeOf(err) != WrongParams {
 		t.Errorf("keys without rotations: %v, want WrongParams", err)
 	}
+}
+
+// bgvDeploy generates keys for c and loads its evaluation keys in a server.
+func bgvDeploy(t testing.TB, c *Circuit, opts *Options) (*Client, *Server, []byte) {
+	t.Helper()
+	cl, err := NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.GenerateKeys(nil); err != nil {
+		t.Fatal(err)
+	}
+	ek, err := cl.EvaluationKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(c, ek, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl, srv, ek
 }
