@@ -101,9 +101,12 @@ func (l *lowering) lowerContraction(v *ir.Value) *ir.Value {
 	var scale []float64
 	outAxis := -1
 	var r ir.Range
-	if secA && secB {
+	// Two variable operands (both encrypted, or one a clear model input):
+	// per-tensor scales, interval bounds.
+	variable := secA && secB || !secA && qa.q.ConstValue() == nil || !secB && qb.q.ConstValue() == nil
+	if variable {
 		if qa.axis >= 0 || qb.axis >= 0 {
-			l.errs = append(l.errs, errAt(v, UnsupportedQuantization, "a product of two encrypted tensors needs per-tensor quantization of both"))
+			l.errs = append(l.errs, errAt(v, UnsupportedQuantization, "a product of two variable tensors needs per-tensor quantization of both"))
 			return nil
 		}
 		args[0], args[1] = l.subZP(qa, v.Loc), l.subZP(qb, v.Loc)
@@ -128,9 +131,8 @@ func (l *lowering) lowerContraction(v *ir.Value) *ir.Value {
 			return nil
 		}
 		wc := qw.q.ConstValue()
-		if wc == nil || wc.Float {
-			l.errs = append(l.errs, errAt(v, UnquantizedWeight, "input %d is clear but not a constant after folding", w))
-			return nil
+		if wc.Float {
+			panic("BUG: dequantize of a float constant")
 		}
 		wAxis, oAxis := weightAxis(v, w)
 		if qw.axis >= 0 && qw.axis != wAxis {

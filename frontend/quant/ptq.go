@@ -172,7 +172,7 @@ func calibrate(f *ir.Func, calib [][]*ir.Tensor) (map[*ir.Value]span, error) {
 			return nil, &ir.Error{Code: BadCalibration, Msg: fmt.Sprintf("calibration sample %d: %v", i, err)}
 		}
 		for v, t := range env {
-			if !v.Type.Secret || !t.Float {
+			if !t.Float || !v.Type.Secret && v.Op != ir.OpParam {
 				continue
 			}
 			s := span{math.Inf(1), math.Inf(-1)}
@@ -264,10 +264,10 @@ func (p *ptq) operands(v *ir.Value) {
 		for i := 0; i < 2; i++ {
 			a := v.Args[i]
 			switch {
-			case a.Type.Secret:
-				v.Args[i] = p.activation(a)
 			case a.ConstValue() != nil && a.Type.Elem.Float:
 				v.Args[i] = p.weight(v, i)
+			case a.Type.Elem.Float && (a.Type.Secret || a.Op == ir.OpParam):
+				v.Args[i] = p.activation(a) // a clear model input is quantized too
 			}
 		}
 	case v.Op == ir.OpConcat || (v.Op == ir.OpAdd || v.Op == ir.OpSub) && secret == 2 && p.l.rootOf(v) == v:

@@ -199,3 +199,39 @@ func TestPTQCalibrationErrors(t *testing.T) {
 		t.Errorf("flat sample: %v", err)
 	}
 }
+
+// A clear model input (--inputs-encryption clear) multiplying an encrypted
+// one: both are quantized, the matmul reads an encrypted and a clear
+// integer operand.
+func TestPTQClearInput(t *testing.T) {
+	b := newNet(44, ir.F64)
+	x := b.param("x", 2, 3)
+	x.Type.Secret = true
+	y := b.param("y", 3, 2)
+	h := b.add(ir.OpMatMul, []int{2, 2}, []*ir.Value{x, y}, nil, "/MatMul")
+	b.f.Results = []*ir.Value{h}
+	rnd := rand.New(rand.NewSource(5))
+	q := b.f.Clone()
+	if err := PTQ(q, Config{NBits: Bits(8)}, calibSet(rnd, b.f, 200)); err != nil {
+		t.Fatalf("PTQ: %v", err)
+	}
+	mm := q.Results[0].Args[0]
+	if mm.Op != ir.OpMatMul || mm.Type.Elem.Float || !mm.Type.Secret || q.Params[1].Type.Secret {
+		t.Fatalf("want an integer matmul of an encrypted and a clear input:\n%s", ir.Print(q))
+	}
+	worst := 0.0
+	for s := 0; s < 50; s++ {
+		in := randomInputs(rnd, b.f, 0.5)
+		want, _ := ir.Run(b.f, in)
+		got, err := ir.Run(q, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range want[0].F {
+			worst = max(worst, math.Abs(want[0].F[k]-got[0].F[k]))
+		}
+	}
+	if worst > 0.05 {
+		t.Errorf("worst error %.3g at 8 bits", worst)
+	}
+}
