@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+		"strings"
+	"time"
+
+	"github.com/fheir/fheir/internal/npy"
+	"github.com/fheir/fheir/rt"
+)
+
+// defaultDemoModel returns the bundled model the demo runs: the digits
+// QAT MLP of testdata/models when present, else the wine QAT MLP fixture.
+func defaultDemoModel() string {
+	for _, m := range []string{
+		filepath.Join("testdata", "models", "qat_mlp_demo.qonnx.op14.onnx"),
+		filepath.Join("testdata", "fixtures", "qat_simplenet_wine.qonnx.op14.onnx"),
+	} {
+		if fileExists(m) && fileExists(samplesPath(m, "input")) {
+			return m
+		}
+	}
+	return filepath.Join("testdata", "fixtures", "qat_simplenet_wine.qonnx.op14.onnx")
+}
+
+// samplesPath returns the .npy file of the given kind ("input", "label")
+// next to a model: PREFIX.kind.npy, PREFIX being the model's base name up
+// to its first dot.
+func samplesPath(model, kind string) string {
+	base := filepath.Base(model)
+	if i := strings.IndexByte(base, '.'); i > 0 {
+		base = base[:i]
+	}
+	return filepath.Join(filepath.Dir(model), base+"."+kind+".npy")
+}
+
+func readRows(path string, size int) ([][]float64, error) {
+	a, err := npy.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	data := a.F
+	if data == nil {
+		data = make([]float64, len(a.I))
+		for i, x := range a.I {
+			data[i] = float64(x)
+		}
+	}
+	if size <= 0 || len(data)%size != 0 {
+		return nil, fmt.Errorf("%s: %d values are not rows of %d", path, len(data), size)
+	}
+	rows := make([][]float64, len(data)/size)
+	for r := range rows {
+		rows[r] = data[r*size : (r+1)*size]
+	}
+	return rows, nil
+}
+
+func argmax(y []float64) int {
+	best := 0
+	for i, v := range y {
+		if v > y[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func mean(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	var s time.Duration
+	for _, d := range ds {
+		s += d
+	}
+	return s / time.Duration(len(ds))
+}
+
+func init() {
+	var (
+		cc      compileConfig
+		n       int
+		model   string
+		workers int
+	)
+	register(&command{
+		name: "demo",
+		summary: "Compile the bundled quantization-aware model, generate keys, encrypt real test samples,\n" +
+			"run encrypted inference on a server that holds only the evaluation keys, decrypt, and print\n" +
+			"each encrypted prediction next to the clear one and the label, with timings and key sizes.",
+		usage:   "[-n 5] [-model path.onnx] [compile flags]",
+		example: "  fheir demo\n  fheir demo -n 10 -rounding-threshold-bits 6:approximate",
+		flags: func(fs *flag.FlagSet) {
+			cc.flags(fs)
+			fs.IntVar(&n, "n", 5, "number of test samples to run encrypted")
+			fs.StringVar(&model, "model", "", "ONNX model (default: the bundled one); PREFIX.input.npy and PREFIX.label.npy must sit next to it")
+			fs.IntVar(&workers, "workers", 0, "goroutines of encrypted evaluation (0: all CPUs)")
+		},
+		run: func(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+			if len(args) != 0 || n < 1 {
+				fs.Usage()
+				return exitError(2)
+			}
+			if model == "" {
+				model = defaultDemoModel()
+				if !fileExists(model) {
+					return fmt.Errorf("bundled model %s not found: run fheir demo from the repository root, or pass -model", model)
+				}
+			}
+			return runDemo(model, n, workers, &cc, stdout, stderr)
+		},
+	})
+}
+
+func runDemo(model string, n, workers int, cc *compileConfig, stdout, stderr io.Writer) error {
+	fmt.Fprintf(stdout, "model %s\n\n", model)
+	start := time.Now()
+	res, err := compileModel(model, "demo", cc, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if res.params != nil {
+		return res.params
+	}
+	fmt.Fprintf(stdout, "compiled in %v\n\n", time.Since(start).Round(time.Millisecond))
+	c := res.c
+	in := &c.Values[c.Inputs[0].Value]
+	if len(c.Inputs) != 1 || len(c.Outputs) != 1 {
+		return fmt.Errorf("the demo runs models of one input and one output; this one has %d and %d", len(c.Inputs), len(c.Outputs))
+	}
+	samples, err := readRows(samplesPath(model, "input"), in.Size())
+	if err != nil {
+		return err
+	}
+	labelRows, err := readRows(samplesPath(model, "label"), 1)
+	if err != nil {
+		return err
+	}
+	if len(labelRows) != len(samples) {
+		return fmt.Errorf("%d samples but %d labels", len(samples), len(labelRows))
+	}
+	n = min(n, len(samples))
+
+	var progress rt.ProgressFunc
+	if f, ok := stderr.(*os.File); ok && rt.IsTerminal(f) {
+		progress = rt.ProgressPrinter(f)
+	}
+	// Client: keys.
+	client, err := rt.NewClient(c)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := client.GenerateKeys(progress); err != nil {
+		return err
+	}
+	evalKeys, err := client.EvaluationKeys()
+	if err != nil {
+		return err
+	}
+	keygen := time.Since(t0)
+	// Server: its own copy of the circuit and the serialized evaluation
+	// keys, nothing else.
+	blob, err := c.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	var sc rt.Circuit
+	if err := sc.UnmarshalBinary(blob); err != nil {
+		return err
+	}
+	t0 = time.Now()
+	server, err := rt.NewServer(&sc, evalKeys, &rt.Options{Workers: workers, Progress: progress})
+	if err != nil {
+		return err
+	}
+	serverLoad := time.Since(t0)
+
+	ctx := context.Background()
+	var encT, runT, decT []time.Duration
+	var inBytes, outBytes int
+	fheOK, clearOK, agree, exact := 0, 0, 0, 0
+	fmt.Fprintf(stdout, "sample  FHE  clear  label\n")
+	for i := 0; i < n; i++ {
+		x := samples[i]
+		label := int(labelRows[i][0])
+		// Clear reference: the same circuit in Disable mode.
+		q, err := c.Quantize([][]float64{x})
+		if err != nil {
+			return err
+		}
+		cq, err := c.Run(ctx, rt.Disable, q, nil)
+		if err != nil {
+			return fmt.Errorf("sample %d (clear): %w", i, err)
+		}
+		cy, err := c.Dequantize(cq)
+		if err != nil {
+			return err
+		}
+		res.posts[0].Apply(cy[0])
+		// Encrypted: client encrypts, server evaluates, client decrypts.
+		t0 := time.Now()
+		ct, err := client.Encrypt(x)
+		if err != nil {
+			return fmt.Errorf("sample %d: %w", i, err)
+		}
+		t1 := time.Now()
+		out, err := server.Run(ctx, ct)
+		if err != nil {
+			return fmt.Errorf("sample %d: %w", i, err)
+		}
+		t2 := time.Now()
+		fq, err := client.DecryptQuantized(out)
+		if err != nil {
+			return fmt.Errorf("sample %d: %w", i, err)
+		}
+		fy, err := c.Dequantize(fq)
+		if err != nil {
+			return err
+		}
+		res.posts[0].Apply(fy[0])
+		decT = append(decT, time.Since(t2))
+		encT, runT = append(encT, t1.Sub(t0)), append(runT, t2.Sub(t1))
+		inBytes, outBytes = len(ct), len(out)
+
+		fp, cp := argmax(fy[0]), argmax(cy[0])
+		same := true
+		for j := range fq[0] {
+			same = same && fq[0][j] == cq[0][j]
+		}
+		mark := ""
+		if fp == label {
+			fheOK++
+		} else {
+			mark = "  (FHE wrong)"
+		}
+		if cp == label {
+			clearOK++
+		}
+		if fp == cp {
+			agree++
+		}
+		if same {
+			exact++
+		} else {
+			mark += "  (encrypted outputs differ from clear)"
+		}
+		fmt.Fprintf(stdout, "%6d  %3d  %5d  %5d%s\n", i, fp, cp, label, mark)
+	}
+	ks := client.KeySizes()
+	fmt.Fprintf(stdout, "\ntimings: keygen %v, server key load %v, per sample: encrypt %v, encrypted inference %v, decrypt %v\n",
+		keygen.Round(time.Millisecond), serverLoad.Round(time.Millisecond), mean(encT).Round(time.Microsecond),
+		mean(runT).Round(time.Millisecond), mean(decT).Round(time.Microsecond))
+	fmt.Fprintf(stdout, "sizes: evaluation keys %s, secret key %s, encrypted input %s, encrypted output %s\n",
+		rt.FormatBytes(int64(len(evalKeys))), rt.FormatBytes(ks.Secret), rt.FormatBytes(int64(inBytes)), rt.FormatBytes(int64(outBytes)))
+	fmt.Fprintf(stdout, "accuracy over %d samples: FHE %d/%d, clear %d/%d; FHE prediction = clear prediction %d/%d; encrypted outputs bit-exact %d/%d\n",
+		n, fheOK, n, clearOK, n, agree, n, exact, n)
+	return nil
+}
