@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-		"strings"
+	"strings"
 	"time"
 
 	"github.com/fheir/fheir/internal/npy"
