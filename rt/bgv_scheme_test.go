@@ -343,3 +343,48 @@ func bgvDeploy(t testing.TB, c *Circuit, opts *Options) (*Client, *Server, []byt
 	}
 	return cl, srv, ek
 }
+
+// BenchmarkMLPLatency measures one sample through the 64→16→10 MLP
+// (ternary weights) under each packing and, for comparison in the same
+// run, the TFHE-style backend.
+func BenchmarkMLPLatency(b *testing.B) {
+	for _, scheme := range []string{"bgv-vector", "bgv", "tfhe"} {
+		b.Run(scheme, func(b *testing.B) {
+			c := bgvMLP(b, []int64{-1, 0, 1}, 1)
+			c.Scheme, c.Params = scheme, ""
+			pi, err := c.SelectParams(SelectOptions{})
+			if err != nil {
+				b.Skipf("%s: %v", scheme, err)
+			}
+			b.Logf("%s", pi)
+			t0 := time.Now()
+			cl, srv, ek := bgvDeploy(b, c, nil)
+			b.Logf("keygen+load %v, eval keys %s", time.Since(t0).Round(time.Millisecond), FormatBytes(int64(len(ek))))
+			rng := rand.New(rand.NewPCG(3, 3))
+			x := make([]int64, 64)
+			for i := range x {
+				x[i] = rng.Int64N(4)
+			}
+			in, err := cl.EncryptQuantized(x)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			var out []byte
+			for range b.N {
+				if out, err = srv.Run(context.Background(), in); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			got, err := cl.DecryptQuantized(out)
+			if err != nil {
+				b.Fatal(err)
+			}
+			want, _ := c.Run(context.Background(), Disable, [][]int64{x}, nil)
+			if !cmp.Equal(got, want) {
+				b.Fatalf("execute %v, disable %v", got, want)
+			}
+		})
+	}
+}
