@@ -2,6 +2,7 @@ package quant
 
 import (
 	"math"
+	"slices"
 
 	"github.com/fheir/fheir/ir"
 )
@@ -271,7 +272,7 @@ func (l *lowering) lowerAddSub(v *ir.Value) *ir.Value {
 		rb = rb.Neg()
 	}
 	sameShape := ir.SameShape(qa.q.Type.Shape, qb.q.Type.Shape)
-	if qa.axis == qb.axis && (qa.axis < 0 || sameShape) && equalFloats(qa.scale, qb.scale) {
+	if qa.axis == qb.axis && (qa.axis < 0 || sameShape) && slices.Equal(qa.scale, qb.scale) {
 		zp := make([]int64, len(qa.zp))
 		for i := range zp {
 			if v.Op == ir.OpAdd {
@@ -371,18 +372,6 @@ func (l *lowering) lowerConcat(v *ir.Value) *ir.Value {
 	}
 	c := l.emitInt(v.Op, v.Type.Shape, args, v.Attrs, v.Loc, r)
 	return l.emitDequant(c, []float64{s}, []int64{0}, -1, v.Type.Elem, v.Loc)
-}
-
-func equalFloats(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func minFloat(a []float64) float64 {
