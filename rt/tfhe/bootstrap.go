@@ -12,6 +12,10 @@ func (ev *Evaluator) Bootstrap(dst, ct *Ciphertext, lut *LUT) {
 	if lut.fp != ev.fp {
 		panic("BUG: tfhe: LUT of another parameter set")
 	}
+	if lut.exact && lut.dropBits > 0 {
+		ev.bootstrapExact(dst, ct, lut)
+		return
+	}
 	ev.keySwitch(ev.small, ct.c)
 	bt := ev.modSwitch(ev.abar, ev.small)
 	ev.blindRotate(bt, lut.tv)

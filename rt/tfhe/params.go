@@ -98,6 +98,10 @@ type Requirements struct {
 	MaxNorm2 float64
 	// PError is the maximal failure probability per TLU; 0 means 2^-40.
 	PError float64
+	// ExactDropBits, when positive, is the largest dropBits of a lookup
+	// built with NewLUTExact (exact rounding): the set must then also meet
+	// PError under PFailExact.
+	ExactDropBits int
 }
 
 // DefaultPError is the per-TLU failure probability used when
@@ -166,9 +170,13 @@ func Select(r Requirements) (Params, error) {
 			continue
 		}
 		p := c.WithMsgBits(r.MsgBits)
-		if p.PFail(norm, r.MsgBits-r.PBSBits) <= pe {
-			return p, nil
+		if p.PFail(norm, r.MsgBits-r.PBSBits) > pe {
+			continue
 		}
+		if r.ExactDropBits > 0 && p.PFailExact(norm, r.ExactDropBits) > pe {
+			continue
+		}
+		return p, nil
 	}
 	if r.PBSBits > widest {
 		return Params{}, errorf(CodeAccumulatorTooWide, "%d-bit table lookup, the widest parameter set resolves %d bits: round the accumulator (drop LSBs) before the lookup", r.PBSBits, widest)

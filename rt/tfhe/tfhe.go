@@ -37,6 +37,10 @@ type LUT struct {
 	fp       uint64
 	dropBits int
 	tv       []uint64 // N coefficients modulo Q
+	// exact rounding: bit[i] extracts bit i of the input (constant test
+	// polynomials), see exact.go
+	exact bool
+	bit   [][]uint64
 }
 
 // Evaluator runs homomorphic operations. It owns scratch buffers: it is NOT
@@ -55,6 +59,8 @@ type Evaluator struct {
 	prod  [][]uint64 // (k+1) product polynomials
 	tw    [][]uint64 // NTT(X^e_c - 1) per combination
 	gsum  []uint64
+	run   *Ciphertext // exact rounding: running value
+	tmp   *Ciphertext
 	// 2^64/Q = cInt + cFrac/2^64 (rescaling Q -> 2^64)
 	cInt, cFrac uint64
 }
@@ -89,10 +95,3 @@ func (ek *EvalKey) KeySwitchKeyBytes() int { return 4 * len(ek.ksk) }
 
 // DropBits returns the number of LSBs the LUT drops before the lookup.
 func (l *LUT) DropBits() int { return l.dropBits }
-
-// NewLUTExact will build a lookup that drops dropBits LSBs exactly (no
-// off-by-one near rounding boundaries), at the price of extra low-precision
-// bootstraps. Not implemented yet: returns a CodeNotImplemented error.
-func (p Params) NewLUTExact(f func(v int64) int64, dropBits int) (*LUT, error) {
-	return nil, errorf(CodeNotImplemented, "exact rounding (NewLUTExact)")
-}
