@@ -244,6 +244,9 @@ func (p *ptq) insert() {
 		l.body = append(l.body, v)
 	}
 	for i, r := range f.Results {
+		if d, ok := p.dq[r]; ok && r.Op == ir.OpParam {
+			f.Results[i], r = d, d
+		}
 		if r.Type.Secret && r.Type.Elem.Float && !endsWithMixing(r) && !quantized(r) {
 			f.Results[i] = p.fakeQuant(r, p.stats[r], p.nb.ModelOutputs)
 		}
@@ -372,8 +375,11 @@ func quantized(v *ir.Value) bool {
 // endsWithMixing reports whether v is a mixing op's result, possibly plus a
 // clear bias: LowerQAT then ends it with an exact dequantize.
 func endsWithMixing(v *ir.Value) bool {
-	if (v.Op == ir.OpAdd || v.Op == ir.OpSub) && !v.Args[1].Type.Secret {
+	switch {
+	case (v.Op == ir.OpAdd || v.Op == ir.OpSub) && !v.Args[1].Type.Secret:
 		v = v.Args[0]
+	case v.Op == ir.OpAdd && !v.Args[0].Type.Secret:
+		v = v.Args[1]
 	}
 	return isMixing(v.Op)
 }

@@ -235,3 +235,26 @@ func TestPTQClearInput(t *testing.T) {
 		t.Errorf("worst error %.3g at 8 bits", worst)
 	}
 }
+
+// A model input returned as is gets its input quantizer only; a bias added
+// on the left still counts as the end of a mixing op.
+func TestPTQOutputs(t *testing.T) {
+	b := newNet(45, ir.F64)
+	x := b.param("x", 1, 3)
+	g := b.gemm(x, b.floats([]int{2, 3}, 0.5), false, "/fc/Gemm")
+	g = b.add(ir.OpAdd, []int{1, 2}, []*ir.Value{b.floats([]int{2}, 0.3), g}, nil, "/Bias")
+	b.f.Results = []*ir.Value{x, g}
+	q := b.f.Clone()
+	if err := PTQ(q, Config{NBits: Bits(6)}, calibSet(rand.New(rand.NewSource(6)), b.f, 50)); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, v := range q.Body {
+		if v.Op == ir.OpQuantize {
+			n++
+		}
+	}
+	if n != 1 || q.Results[0].Op != ir.OpDequantize || q.Results[1].Op != ir.OpAdd {
+		t.Errorf("want one (input) quantizer, results dequantize and add:\n%s", ir.Print(q))
+	}
+}
