@@ -968,7 +968,13 @@ func (b *Builder) Max(name string, a, c ValueID) ValueID {
 		m.add(nr+int(ic[j]), 1)
 		m.endRow(0)
 	}
-	return b.emit(name, []ValueID{r, c}, shape, m)
+	out := b.emit(name, []ValueID{r, c}, shape, m)
+	if b.err == nil {
+		// Interval arithmetic on c + relu(a−c) overestimates; max is exact.
+		va, vc := &b.c.Values[a], &b.c.Values[c]
+		b.SetRange(out, max(va.Min, vc.Min), max(va.Max, vc.Max))
+	}
+	return out
 }
 
 // MaxPool returns the maxima over windows of x [N, C, D1..DS] (padding

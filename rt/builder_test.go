@@ -365,3 +365,22 @@ func TestBuilderErrors(t *testing.T) {
 		t.Error("non-broadcastable shapes accepted")
 	}
 }
+
+func TestMaxRange(t *testing.T) {
+	b := NewBuilder("t")
+	x := input(b, "x", []int{4}, 0, 7)
+	y := input(b, "y", []int{4}, -3, 5)
+	m := b.Max("m", x, y)
+	if v := b.Value(m); v.Min != 0 || v.Max != 7 {
+		t.Errorf("max range [%d,%d], want [0,7]", v.Min, v.Max)
+	}
+	// A tree of maxima keeps the range, so later lookups stay narrow.
+	mm := b.Max("mm", m, b.Max("m2", y, x))
+	if v := b.Value(mm); v.Min != 0 || v.Max != 7 {
+		t.Errorf("max of maxima range [%d,%d], want [0,7]", v.Min, v.Max)
+	}
+	got := runBuilt(t, b, mm, []int64{0, 7, 3, 5}, []int64{-3, 5, 4, 5})
+	if want := []int64{0, 7, 4, 5}; !cmp.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
