@@ -91,7 +91,7 @@ func TestImportQATFixtures(t *testing.T) {
 		f = afterPipeline(t, f)
 		agree, acc, worst := accuracy(t, f, c.name)
 		t.Logf("%s (after the default pipeline): argmax agreement %.1f%%, accuracy %.1f%%, worst relative logit difference %.2g", c.file, 100*agree, 100*acc, worst)
-		if agree != 1 || worst > 1e-4 {
+		if agree != 1 || worst > 1e-6 {
 			t.Errorf("%s does not reproduce Brevitas: agreement %.3f, worst %.2g", c.file, agree, worst)
 		}
 	}

@@ -53,7 +53,7 @@ func TestImportModels(t *testing.T) {
 				}
 				agree, acc, worst := accuracyIn(t, f, models, c.name)
 				t.Logf("n_bits=%d: argmax agreement with torch %.1f%%, accuracy %.1f%%, worst relative logit difference %.3g", bits, 100*agree, 100*acc, worst)
-				if c.qat && (agree != 1 || worst > 1e-4) {
+				if c.qat && (agree != 1 || worst > 1e-6) {
 					t.Errorf("QAT import does not reproduce Brevitas: agreement %.3f, worst %.3g", agree, worst)
 				}
 				if bits != 4 && acc < c.minAcc {

@@ -184,7 +184,7 @@ func checkLowering(t *testing.T, f *ir.Func, samples int, inScale float64) *ir.F
 				w, g := want[i].F[k], got[i].F[k]
 				d := math.Abs(w-g) / (1 + math.Abs(w))
 				worst = max(worst, d)
-				if d > 1e-5 {
+				if d > 1e-6 {
 					t.Fatalf("sample %d output %d[%d]: lowered %v, fake-quant %v\n%s", s, i, k, g, w, ir.Print(low))
 				}
 			}
