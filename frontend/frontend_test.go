@@ -17,7 +17,15 @@ import (
 
 const fixtures = "../../shared/fixtures"
 
+// fixture returns the path of a shared fixture; tests skip when the
+// shared fixtures (outside the repository) are absent.
 func fixture(name string) string { return filepath.Join(fixtures, name) }
+
+func needFixtures(t *testing.T) {
+	if _, err := os.Stat(fixtures); err != nil {
+		t.Skipf("shared fixtures not available: %v", err)
+	}
+}
 
 func argmax(x []float64) int {
 	best := 0
@@ -74,6 +82,7 @@ func accuracyIn(t *testing.T, f *ir.Func, dir, name string) (agree, acc, worst f
 }
 
 func TestImportQATFixtures(t *testing.T) {
+	needFixtures(t)
 	for _, c := range []struct{ file, name string }{
 		{"qat_simplenet_wine.qonnx.op14.onnx", "qat_simplenet_wine"},
 		{"qat_simplenet_wine.qcdq.op14.onnx", "qat_simplenet_wine"},
@@ -146,6 +155,7 @@ func markTail(r *ir.Value, tail map[*ir.Value]bool) {
 }
 
 func TestImportPTQ(t *testing.T) {
+	needFixtures(t)
 	path := fixture("float_mlp_wine.torch.op14.onnx")
 	_, err := Import(path, Options{})
 	if !ir.HasCode(err, quant.BadCalibration) || !strings.HasPrefix(err.Error(), path+":") {
@@ -236,6 +246,7 @@ func TestIntegerFIRUnchanged(t *testing.T) {
 }
 
 func TestLoadCalibration(t *testing.T) {
+	needFixtures(t)
 	m, err := onnx.Load(fixture("qat_convnet_digits.qonnx.op14.onnx"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package quant_test
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -16,6 +17,9 @@ func fixturePath(name string) string { return filepath.Join(fixtures, name) }
 // importFloat loads an ONNX fixture into float IR.
 func importFloat(t *testing.T, name string) *ir.Func {
 	t.Helper()
+	if _, err := os.Stat(fixtures); err != nil {
+		t.Skipf("shared fixtures not available: %v", err)
+	}
 	m, err := onnx.Load(fixturePath(name))
 	if err != nil {
 		t.Skipf("fixture: %v", err)
