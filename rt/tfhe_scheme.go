@@ -174,6 +174,7 @@ func (tfheScheme) sigma(c *Circuit) (func(op *Op) float64, error) {
 
 // tfheKeys are a client's keys.
 type tfheKeys struct {
+	mu sync.Mutex // the secret key's random source is not goroutine-safe
 	c  *Circuit
 	p  tfhe.Params
 	pl *plan
@@ -230,6 +231,8 @@ func (pl *plan) encode(v ValueID, x int64) int64 { return (x - pl.offset[v]) << 
 func (pl *plan) decode(v ValueID, m int64) int64 { return roundShift(m, pl.scale[v]) + pl.offset[v] }
 
 func (k *tfheKeys) encrypt(v ValueID, x []int64) (Tensor, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	t := make(tfheTensor, len(x))
 	for i, m := range x {
 		t[i] = k.sk.Encrypt(k.pl.encode(v, m))
