@@ -9,6 +9,9 @@ import "math/bits"
 // not mix sets).
 func (ev *Evaluator) Bootstrap(dst, ct *Ciphertext, lut *LUT) {
 	ev.check(dst, ct)
+	if lut == nil {
+		panic("BUG: tfhe: nil LUT")
+	}
 	if lut.fp != ev.fp {
 		panic("BUG: tfhe: LUT of another parameter set")
 	}

@@ -86,36 +86,66 @@ func (ev *Evaluator) WeightedSum(dst *Ciphertext, in []*Ciphertext, w []int64, b
 		panic("BUG: tfhe: WeightedSum: len(in) != len(w)")
 	}
 	ev.check(dst)
-	d := dst.c
+	ev.check(in...)
+	weightedSum(dst.c, in, w)
+	dst.c[len(dst.c)-1] += uint64(bias) * ev.params.delta()
+}
+
+// weightedSum sets d = Σ w[i]·in[i].c modulo 2^64, four inputs per pass
+// over d (one load and store of d per four products).
+func weightedSum(d []uint64, in []*Ciphertext, w []int64) {
 	clear(d)
-	for i, ct := range in {
-		ev.check(ct)
-		axpy(d, ct.c, uint64(w[i]))
+	var xs [4][]uint64
+	var ws [4]uint64
+	k := 0
+	flush := func() {
+		switch k {
+		case 4:
+			x0, x1, x2, x3 := xs[0][:len(d)], xs[1][:len(d)], xs[2][:len(d)], xs[3][:len(d)]
+			w0, w1, w2, w3 := ws[0], ws[1], ws[2], ws[3]
+			for j := range d {
+				d[j] += w0*x0[j] + w1*x1[j] + w2*x2[j] + w3*x3[j]
+			}
+		case 3:
+			x0, x1, x2 := xs[0][:len(d)], xs[1][:len(d)], xs[2][:len(d)]
+			w0, w1, w2 := ws[0], ws[1], ws[2]
+			for j := range d {
+				d[j] += w0*x0[j] + w1*x1[j] + w2*x2[j]
+			}
+		case 2:
+			x0, x1 := xs[0][:len(d)], xs[1][:len(d)]
+			w0, w1 := ws[0], ws[1]
+			for j := range d {
+				d[j] += w0*x0[j] + w1*x1[j]
+			}
+		case 1:
+			axpy(d, xs[0], ws[0])
+		}
+		k = 0
 	}
-	d[len(d)-1] += uint64(bias) * ev.params.delta()
+	for i, ct := range in {
+		if w[i] == 0 {
+			continue
+		}
+		xs[k], ws[k] = ct.c, uint64(w[i])
+		k++
+		if k == 4 {
+			flush()
+		}
+	}
+	flush()
 }
 
 // axpy sets d += w·x modulo 2^64.
 func axpy(d, x []uint64, w uint64) {
-	if w == 0 {
-		return
-	}
 	x = x[:len(d)]
-	if w == 1 {
-		for j := range d {
-			d[j] += x[j]
-		}
-		return
-	}
 	for j := range d {
 		d[j] += w * x[j]
 	}
 }
 
 // Linear computes a dense layer: dst[o] = Σ_i w[o*len(in)+i]·in[i] + bias[o]
-// (bias may be nil). It is WeightedSum for every output, blocked over the
-// ciphertext coefficients so that large layers stay in cache. dst must not
-// alias in. It does not allocate.
+// (bias may be nil). dst must not alias in. It does not allocate.
 func (ev *Evaluator) Linear(dst, in []*Ciphertext, w []int64, bias []int64) {
 	nIn := len(in)
 	if len(w) != len(dst)*nIn || (bias != nil && len(bias) != len(dst)) {
@@ -123,23 +153,10 @@ func (ev *Evaluator) Linear(dst, in []*Ciphertext, w []int64, bias []int64) {
 	}
 	ev.check(dst...)
 	ev.check(in...)
-	dim := ev.params.GLWEDim*ev.params.PolyDegree + 1
-	const chunk = 256
-	for c0 := 0; c0 < dim; c0 += chunk {
-		c1 := min(c0+chunk, dim)
-		for _, o := range dst {
-			clear(o.c[c0:c1])
-		}
-		for i, x := range in {
-			xs := x.c[c0:c1]
-			for oi, o := range dst {
-				axpy(o.c[c0:c1], xs, uint64(w[oi*nIn+i]))
-			}
-		}
-	}
-	if bias != nil {
-		for oi, o := range dst {
-			o.c[dim-1] += uint64(bias[oi]) * ev.params.delta()
+	for o, d := range dst {
+		weightedSum(d.c, in, w[o*nIn:(o+1)*nIn])
+		if bias != nil {
+			d.c[len(d.c)-1] += uint64(bias[o]) * ev.params.delta()
 		}
 	}
 }

@@ -327,3 +327,50 @@ func TestLUTErrors(t *testing.T) {
 		t.Errorf("NewLUTExact: err = %v", err)
 	}
 }
+
+func TestLinearOpsNoAlloc(t *testing.T) {
+	p := InsecureTestParams(6)
+	e := newEnv(t, p)
+	in := make([]*Ciphertext, 7)
+	w := []int64{3, -1, 0, 2, 1, -2, 5}
+	want := int64(0)
+	for i := range in {
+		in[i] = e.sk.Encrypt(int64(i - 3))
+		want += w[i] * int64(i-3)
+	}
+	dst := e.ev.NewCiphertext()
+	allocs := testing.AllocsPerRun(20, func() { e.ev.WeightedSum(dst, in, w, -4) })
+	if allocs != 0 {
+		t.Errorf("WeightedSum allocates %.0f times", allocs)
+	}
+	if got := e.sk.Decrypt(dst); got != want-4 {
+		t.Errorf("WeightedSum = %d, want %d", got, want-4)
+	}
+	a, b := e.sk.Encrypt(5), e.sk.Encrypt(-7)
+	checks := []struct {
+		name string
+		op   func()
+		want int64
+	}{
+		{"Add", func() { e.ev.Add(dst, a, b) }, -2},
+		{"Sub", func() { e.ev.Sub(dst, a, b) }, 12},
+		{"AddPlain", func() { e.ev.AddPlain(dst, a, -9) }, -4},
+		{"MulPlain", func() { e.ev.MulPlain(dst, b, -3) }, 21},
+		{"Trivial", func() { e.ev.Trivial(dst, -17) }, -17},
+	}
+	for _, c := range checks {
+		if n := testing.AllocsPerRun(5, c.op); n != 0 {
+			t.Errorf("%s allocates %.0f times", c.name, n)
+		}
+		if got := e.sk.Decrypt(dst); got != c.want {
+			t.Errorf("%s = %d, want %d", c.name, got, c.want)
+		}
+	}
+	lut, err := p.NewLUT(func(v int64) int64 { return v / 2 }, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(3, func() { e.ev.Bootstrap(dst, a, lut) }); n != 0 {
+		t.Errorf("Bootstrap allocates %.0f times", n)
+	}
+}
