@@ -388,3 +388,51 @@ func BenchmarkMLPLatency(b *testing.B) {
 		})
 	}
 }
+
+// TestBGVClearInput mixes an encrypted and a clear input (the server
+// encodes the clear one in every slot): y = (x + z)² for a batch.
+func TestBGVClearInput(t *testing.T) {
+	b := NewBuilder("clear_mix")
+	q := Quant{Scale: []float64{1}, ZeroPoint: []int64{0}, QMin: -3, QMax: 3}
+	x := b.Input("x", []int{2}, true, q)
+	z := b.Input("z", []int{2}, false, q)
+	y := b.Apply("sq", b.Add("sum", x, z), func(v int64) int64 { return v * v }, 0, RoundExact)
+	b.Output("y", y, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}})
+	c, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Scheme = "bgv"
+	if _, err := c.SelectParams(SelectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cl, srv, _ := bgvDeploy(t, c, nil)
+	zc := []int64{2, -3}
+	var samples [][][]int64
+	for a := int64(-3); a <= 3; a++ {
+		samples = append(samples, [][]int64{{a, -a}, zc})
+	}
+	in, err := cl.EncryptQuantizedBatch(samples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := srv.Run(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cl.DecryptQuantizedBatch(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s, smp := range samples {
+		a := smp[0][0]
+		want := []int64{(a + 2) * (a + 2), (-a - 3) * (-a - 3)}
+		if !cmp.Equal(got[s][0], want) {
+			t.Errorf("x=%v z=%v: %v, want %v", smp[0], zc, got[s][0], want)
+		}
+	}
+	samples[1][1] = []int64{0, 0}
+	if _, err := cl.EncryptQuantizedBatch(samples); CodeOf(err) != BadInput {
+		t.Errorf("clear inputs differing between samples: %v, want BadInput", err)
+	}
+}
