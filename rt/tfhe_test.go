@@ -580,3 +580,29 @@ func TestSelectChecksOutputs(t *testing.T) {
 		t.Fatalf("the lookup-only choice %s decrypts the outputs too (p %g): the test does not exercise the check", plain.Name, pf)
 	}
 }
+
+// TestModelExecuteProgress: Model.Forward in Execute mode (keys made on
+// first use) reports every lookup from the worker goroutines.
+func TestModelExecuteProgress(t *testing.T) {
+	c := withToyParams(t, twoLayer(t, RoundExact))
+	var last Progress
+	var stages []string
+	m := &Model{C: c, Opts: Options{Workers: 2, Progress: func(p Progress) {
+		if p.Done {
+			stages = append(stages, p.Stage)
+		}
+		last = p
+	}}}
+	x := []float64{0.5, 3, 1, 0, 2.5, 1.5}
+	got, err := m.Forward(context.Background(), Execute, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := m.Forward(context.Background(), Disable, x)
+	if !cmp.Equal(got, want) {
+		t.Errorf("execute %v, disable %v", got, want)
+	}
+	if !cmp.Equal(stages, []string{"keygen", "run", "run"}) || last.TLUs != 7 || m.KeygenTime <= 0 {
+		t.Errorf("stages %v, last report %+v, keygen time %v", stages, last, m.KeygenTime)
+	}
+}
