@@ -55,7 +55,7 @@ func (s *noiseStats) variance() float64 {
 // measureNoise runs bootstraps and measures the variance of the blind
 // rotation output (all N coefficients of the accumulator), the key switch
 // and the modulus switch.
-func measureNoise(t *testing.T, p Params, boots int) (br, ks, ms noiseStats) {
+func measureNoise(t *testing.T, p Params, boots, ksSamples int) (br, ks, ms noiseStats) {
 	sk, err := GenSecretKey(p)
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func measureNoise(t *testing.T, p Params, boots int) (br, ks, ms noiseStats) {
 	}
 	want := make([]uint64, N)
 	twoN := uint64(2 * N)
-	for b := 0; b < 10000; b++ {
+	for b := 0; b < ksSamples; b++ {
 		ct := sk.Encrypt(rng.Int64N(2*half) - half)
 		inPhase := phaseLWE(ct.c, sk.big)
 		ev.keySwitch(ev.small, ct.c)
@@ -116,7 +116,7 @@ func checkRatio(t *testing.T, what string, measured, model float64) {
 
 func TestNoiseModelToy(t *testing.T) {
 	p := InsecureTestParams(4)
-	br, ks, ms := measureNoise(t, p, 20)
+	br, ks, ms := measureNoise(t, p, 20, 10000)
 	checkRatio(t, "blind rotation", br.variance(), p.VarBootstrap())
 	checkRatio(t, "key switch", ks.variance(), p.VarKeySwitch())
 	checkRatio(t, "modulus switch", ms.variance(), p.VarModSwitch())
@@ -145,4 +145,19 @@ func modSwitchError(ev *Evaluator, sk *SecretKey, ksPhase uint64) float64 {
 	d := float64(phi) - float64(ksPhase)/0x1p64*twoN
 	d -= math.Round(d/twoN) * twoN
 	return d / twoN
+}
+
+// TestNoiseModelCatalog checks the model on a real (128-bit) set: >= 10^4
+// blind-rotation coefficients, and key switches / modulus switches (fewer:
+// a key switch costs milliseconds; 1000 samples estimate a variance within
+// about 9%).
+func TestNoiseModelCatalog(t *testing.T) {
+	p := mustParams(t, "p2a", 2)
+	br, ks, ms := measureNoise(t, p, 20, 1000)
+	checkRatio(t, "p2a blind rotation", br.variance(), p.VarBootstrap())
+	checkRatio(t, "p2a key switch", ks.variance(), p.VarKeySwitch())
+	checkRatio(t, "p2a modulus switch", ms.variance(), p.VarModSwitch())
+	if br.n < 10000 {
+		t.Fatalf("too few samples: %d", br.n)
+	}
 }

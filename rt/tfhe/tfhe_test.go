@@ -323,8 +323,11 @@ func TestLUTErrors(t *testing.T) {
 	if _, err := p.NewLUT(func(v int64) int64 { return v }, 9); err == nil {
 		t.Errorf("dropping 9 of 8 bits: no error")
 	}
-	if _, err := p.NewLUTExact(func(v int64) int64 { return v }, 4); !errors.As(err, &te) || te.Code != CodeNotImplemented {
-		t.Errorf("NewLUTExact: err = %v", err)
+	if _, err := p.NewLUTExact(func(v int64) int64 { return v }, 2); !errors.As(err, &te) || te.Code != CodeBadArgument {
+		t.Errorf("NewLUTExact 6-bit lookup on a 4-bit set: err = %v", err)
+	}
+	if l, err := p.NewLUTExact(func(v int64) int64 { return v }, 4); err != nil || !l.Exact() || l.DropBits() != 4 {
+		t.Errorf("NewLUTExact: %v", err)
 	}
 }
 
