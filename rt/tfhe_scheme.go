@@ -12,9 +12,10 @@ import (
 )
 
 // tfheScheme adapts package rt/tfhe: one LWE ciphertext per element, every
-// value v stored as x - offset[v] in the signed MsgBits encoding, linear
-// ops as weighted sums with the offsets folded into the bias, lookups as
-// programmable bootstraps.
+// element x of value v stored as the signed MsgBits-wide message
+// (x − offset[v])·2^scale[v] (see plan), linear ops as weighted sums with
+// weights scaled by 2^(scale[out]−scale[in]) and offsets folded into the
+// bias, lookups as programmable bootstraps dropping scale+d bits.
 type tfheScheme struct{}
 
 func (tfheScheme) name() string { return "tfhe" }
