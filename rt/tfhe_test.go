@@ -606,3 +606,26 @@ func TestModelExecuteProgress(t *testing.T) {
 		t.Errorf("stages %v, last report %+v, keygen time %v", stages, last, m.KeygenTime)
 	}
 }
+
+// TestTFHEClearInput: a clear input travels in the clear and enters the
+// encrypted computation as trivial ciphertexts.
+func TestTFHEClearInput(t *testing.T) {
+	b := NewBuilder("mixed")
+	x := b.Input("x", []int{3}, true, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}, QMin: -4, QMax: 3})
+	z := b.Input("z", []int{3}, false, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}, QMin: 0, QMax: 3})
+	y := b.Apply("sq", b.Add("add", x, z), func(v int64) int64 { return v * v }, 0, RoundExact)
+	b.Output("y", y, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}})
+	c, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	withToyParams(t, c)
+	m := &Model{C: c}
+	got, err := m.ForwardQuantized(context.Background(), Execute, []int64{-4, 1, 3}, []int64{0, 3, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{16, 16, 25}; !cmp.Equal(got[0], want) {
+		t.Errorf("got %v, want %v", got[0], want)
+	}
+}
