@@ -243,7 +243,7 @@ func (s bgvScheme) info(c *Circuit) (ParamsInfo, error) {
 				for _, b := range c.linearBlocks(op) {
 					d += len(bgvDiagonals(b, p.RowSlots()))
 				}
-				est += p.LinearCost(d) + time.Duration(2*math.Sqrt(float64(d)))*p.LookupCost(1)
+				est += p.LinearCost(d) + time.Duration(2*math.Sqrt(float64(d))*float64(p.RotationCost()))
 			} else {
 				est += time.Duration(n) * p.LinearCost(int(op.RowPtr[n])/max(n, 1))
 			}

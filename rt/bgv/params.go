@@ -235,14 +235,20 @@ func PolyDepth(degree int) int {
 	return bits.Len(uint(degree))
 }
 
-// Cost model (one core, measured on this machine kind for N=2^14 with
-// ~10 moduli, scaled linearly in N and in the number of moduli): one
-// relinearized ciphertext product plus rescale, and one plaintext-scalar
-// multiply-add.
+// Cost model (one core), fitted to BenchmarkLookup's CPU time on this
+// machine kind for N=2^14 with ~10 moduli (w = 4..10 within 25%), scaled
+// linearly in N and in the number of moduli: one relinearized ciphertext
+// product plus rescale, one plaintext-scalar multiply-add inside the
+// polynomial evaluator, and one term of a weighted sum.
 const (
-	mulCost    = 12 * time.Millisecond
-	scalarCost = 300 * time.Microsecond
+	mulCost    = 20 * time.Millisecond
+	scalarCost = 800 * time.Microsecond
+	termCost   = 2500 * time.Microsecond
 )
+
+func (p Params) costScale() float64 {
+	return float64(int(1)<<p.LogN) / (1 << 14) * float64(p.Levels+1) / 10
+}
 
 // LookupCost estimates the time of one polynomial evaluation of the given
 // degree on one ciphertext (all N slots at once) on one core.
@@ -250,17 +256,21 @@ func (p Params) LookupCost(degree int) time.Duration {
 	if degree <= 0 {
 		return 0
 	}
-	scale := float64(int(1)<<p.LogN) / (1 << 14) * float64(p.Levels+1) / 10
 	d := float64(degree + 1)
 	// Baby steps: ~2^(depth/2) powers, giant steps: ~d/2^(depth/2) products.
 	nonScalar := 2*math.Sqrt(d) + float64(PolyDepth(degree))
-	return time.Duration(scale * (nonScalar*float64(mulCost) + d*float64(scalarCost)))
+	return time.Duration(p.costScale() * (nonScalar*float64(mulCost) + d*float64(scalarCost)))
 }
 
 // LinearCost estimates the time of a weighted sum of terms ciphertexts.
 func (p Params) LinearCost(terms int) time.Duration {
-	scale := float64(int(1)<<p.LogN) / (1 << 14) * float64(p.Levels+1) / 10
-	return time.Duration(scale * float64(terms) * float64(scalarCost))
+	return time.Duration(p.costScale() * float64(terms) * float64(termCost))
+}
+
+// RotationCost estimates one ciphertext rotation (a key switch, about a
+// relinearized product).
+func (p Params) RotationCost() time.Duration {
+	return time.Duration(p.costScale() * float64(mulCost))
 }
 
 // CiphertextBytes returns the size of a fresh ciphertext (2 polynomials
