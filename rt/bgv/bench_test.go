@@ -49,7 +49,7 @@ func BenchmarkLookup(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric((cpuTime() - cpu0).Seconds()/float64(b.N), "cpu-s/op")
+			b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(p.Slots())/1e3, "µs/value")
 			b.ReportMetric(p.LookupCost(poly.Degree()).Seconds(), "model-s/op")
 		})
@@ -78,7 +78,7 @@ func BenchmarkWeightedSum(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric((cpuTime() - cpu0).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 	b.ReportMetric(p.LinearCost(len(cts)).Seconds(), "model-s/op")
 }
 
