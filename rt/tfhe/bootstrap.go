@@ -186,15 +186,32 @@ func (ev *Evaluator) mulGGSW(keys []uint64) {
 	for col := 0; col < k1; col++ {
 		clear(ev.prod[col])
 	}
+	if combos == 3 && rows <= 6 {
+		// one 128-bit accumulator per coefficient over the rows, reduced once
+		for col := 0; col < k1; col++ {
+			hi, lo := ev.accHi[:N], ev.accLo[:N]
+			clear(hi)
+			clear(lo)
+			for row := 0; row < rows; row++ {
+				ev.mulRow3(hi, lo, ev.dig[row][:N], keys, row, col, rows, k1)
+			}
+			out := ev.prod[col][:N]
+			for t := range out {
+				H, _ := bits.Mul64(lo[t]*qInv, Q)
+				v := hi[t] - H + Q
+				if v >= Q {
+					v -= Q
+				}
+				out[t] = v
+			}
+		}
+		return
+	}
 	gsum := ev.gsum
 	for row := 0; row < rows; row++ {
 		d := ev.dig[row][:N]
 		for col := 0; col < k1; col++ {
 			out := ev.prod[col][:N]
-			if combos == 3 {
-				ev.mulRow3(out, d, keys, row, col, rows, k1)
-				continue
-			}
 			clear(gsum)
 			for c := 0; c < combos; c++ {
 				gc := keys[((c*rows+row)*k1+col)*N:][:N]
@@ -216,14 +233,16 @@ func (ev *Evaluator) mulGGSW(keys []uint64) {
 	}
 }
 
-// mulRow3 adds to out the product of the digit polynomial d with the
-// assembled GGSW' entry (row, col) = Σ_c tw_c ⊙ G_c[row][col] for three
-// combinations (GroupSize 2). The three products are summed as 128-bit
-// integers and reduced once (Montgomery, lazy): 3·2Q·Q < 2^64·Q.
-func (ev *Evaluator) mulRow3(out, d, keys []uint64, row, col, rows, k1 int) {
+// mulRow3 adds to the 128-bit accumulators (hi, lo) the product of the
+// digit polynomial d with the assembled GGSW' entry (row, col) =
+// Σ_c tw_c ⊙ G_c[row][col] for three combinations (GroupSize 2). The three
+// twiddle products are summed as 128-bit integers and reduced once
+// (Montgomery, lazy: 3·2Q·Q < 2^64·Q); the digit products are accumulated
+// unreduced (rows·Q·2Q < 2^64·Q for rows <= 6 and Q < 2^58).
+func (ev *Evaluator) mulRow3(accHi, accLo, d, keys []uint64, row, col, rows, k1 int) {
 	Q, qInv := ev.r.Q, ev.r.qInv
 	N := len(d)
-	out = out[:N]
+	accHi, accLo = accHi[:N], accLo[:N]
 	g0 := keys[((0*rows+row)*k1+col)*N:][:N]
 	g1 := keys[((1*rows+row)*k1+col)*N:][:N]
 	g2 := keys[((2*rows+row)*k1+col)*N:][:N]
@@ -238,7 +257,9 @@ func (ev *Evaluator) mulRow3(out, d, keys []uint64, row, col, rows, k1 int) {
 		hi += h2 + c
 		H, _ := bits.Mul64(lo*qInv, Q)
 		s := hi - H + Q // in [0, 2Q)
-		out[t] += mredLazy(d[t], s, Q, qInv)
+		ph, pl := bits.Mul64(d[t], s)
+		accLo[t], c = bits.Add64(accLo[t], pl, 0)
+		accHi[t] += ph + c
 	}
 }
 

@@ -30,6 +30,8 @@ func NewEvaluator(p Params, ek *EvalKey) (*Evaluator, error) {
 	ev.prod = make2(k1, N)
 	ev.tw = make2(1<<p.GroupSize-1, N)
 	ev.gsum = make([]uint64, N)
+	ev.accHi = make([]uint64, N)
+	ev.accLo = make([]uint64, N)
 	// Q -> 2^64 rescaling constants: 2^64/Q = cInt + cFrac/2^64.
 	ev.cInt, _ = bits.Div64(1, 0, p.Q)
 	rem := -(ev.cInt * p.Q) // 2^64 mod Q

@@ -59,6 +59,8 @@ type Evaluator struct {
 	prod  [][]uint64 // (k+1) product polynomials
 	tw    [][]uint64 // NTT(X^e_c - 1) per combination
 	gsum  []uint64
+	accHi []uint64 // 128-bit accumulators of the external product
+	accLo []uint64
 	run   *Ciphertext // exact rounding: running value
 	tmp   *Ciphertext
 	// 2^64/Q = cInt + cFrac/2^64 (rescaling Q -> 2^64)
