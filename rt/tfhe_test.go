@@ -298,11 +298,13 @@ func BenchmarkTFHELayer30x12(b *testing.B) {
 		}
 	})
 	b.Run("linear+tlu", func(b *testing.B) {
+		start := cpuTime()
 		for b.Loop() {
 			if _, err := c.evaluate(ctx, srv, []Tensor{in}, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
+		b.ReportMetric((cpuTime()-start).Seconds()/float64(b.N), "cpu-s/op")
 	})
 	one, err := newTFHEServer(c, keys.p, keys.ek, 1)
 	if err != nil {
