@@ -24,6 +24,15 @@
 // a value that rounds to 2^(p-1) wraps (the compiler's range analysis must
 // keep it out, or ask for one more PBS bit).
 //
+// Rounding is approximate with NewLUT (inputs within the noise of a
+// rounding boundary may read the neighbouring entry) and exact with
+// NewLUTExact, which first removes the dropped bits one by one with cheap
+// constant-table bootstraps (dropBits extra bootstraps per lookup, and
+// inputs must be correct to their last bit: see PFailExact and
+// Requirements.ExactDropBits).
+//
+// Parameter sets, their security estimate and noise model: PARAMS.md.
+//
 // Evaluators are not safe for concurrent use: make one per goroutine and
 // share the *EvalKey read-only.
 //

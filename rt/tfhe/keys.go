@@ -253,3 +253,14 @@ func phaseLWE32(c []uint32, key []uint64) uint32 {
 	}
 	return c[n] - dot
 }
+
+// EvalKeyBytes returns the in-memory sizes of the bootstrapping key and of
+// the key-switching key an EvalKey for p holds (the serialized key adds a
+// header of about 100 bytes).
+func (p Params) EvalKeyBytes() (bsk, ksk int64) {
+	return 8 * int64(p.bskLen()), 4 * int64(p.kskLen())
+}
+
+// CiphertextBytes returns the in-memory size of one ciphertext for p (the
+// serialized form adds 31 bytes).
+func (p Params) CiphertextBytes() int64 { return 8 * int64(p.GLWEDim*p.PolyDegree+1) }

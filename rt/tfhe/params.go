@@ -286,11 +286,11 @@ func (p Params) Cost() float64 {
 // Calibration of Cost (go test -bench StepParts|PBS on the development
 // machine, single goroutine, least contended runs).
 const (
-	nttSecondsPerButterfly = 1.2e-9
+	nttSecondsPerButterfly = 1.35e-9
 	mulSeconds             = 1.0e-9
 	decompSeconds          = 1.8e-9
 	twiddleSeconds         = 0.4e-9
-	ksSecondsPerMAC        = 0.6e-9
+	ksSecondsPerMAC        = 0.8e-9
 )
 
 // Fingerprint identifies p (every field that matters for keys and

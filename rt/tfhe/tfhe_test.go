@@ -2,6 +2,7 @@ package tfhe
 
 import (
 	"errors"
+	"fmt"
 	"flag"
 	"math"
 	"math/rand/v2"
@@ -375,5 +376,52 @@ func TestLinearOpsNoAlloc(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(3, func() { e.ev.Bootstrap(dst, a, lut) }); n != 0 {
 		t.Errorf("Bootstrap allocates %.0f times", n)
+	}
+}
+
+// TestConcurrentEvaluators runs two evaluators sharing one EvalKey in
+// parallel (run with -race to check that the key is only read).
+func TestConcurrentEvaluators(t *testing.T) {
+	p := InsecureTestParams(4)
+	e := newEnv(t, p)
+	lut, err := p.NewLUT(func(v int64) int64 { return -v / 2 }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cts := make([]*Ciphertext, 16)
+	for i := range cts {
+		cts[i] = e.sk.Encrypt(int64(i - 8))
+	}
+	errs := make(chan string, 32)
+	done := make(chan bool)
+	for g := 0; g < 2; g++ {
+		go func() {
+			defer func() { done <- true }()
+			ev, err := NewEvaluator(p, e.ek)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			out := ev.NewCiphertext()
+			for i, ct := range cts {
+				ev.Bootstrap(out, ct, lut)
+				if got, want := e.sk.Decrypt(out), -int64(i-8)/2; got != want {
+					errs <- fmt.Sprintf("PBS(%d) = %d, want %d", i-8, got, want)
+				}
+			}
+		}()
+	}
+	<-done
+	<-done
+	close(errs)
+	for msg := range errs {
+		t.Error(msg)
+	}
+	bsk, ksk := p.EvalKeyBytes()
+	if int(bsk) != e.ek.BootstrapKeyBytes() || int(ksk) != e.ek.KeySwitchKeyBytes() || int(bsk+ksk) != e.ek.SizeBytes() {
+		t.Errorf("EvalKeyBytes = %d+%d, key holds %d+%d", bsk, ksk, e.ek.BootstrapKeyBytes(), e.ek.KeySwitchKeyBytes())
+	}
+	if p.CiphertextBytes() != int64(cts[0].SizeBytes()) {
+		t.Errorf("CiphertextBytes = %d, ciphertext holds %d", p.CiphertextBytes(), cts[0].SizeBytes())
 	}
 }
