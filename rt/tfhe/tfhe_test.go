@@ -2,8 +2,8 @@ package tfhe
 
 import (
 	"errors"
-	"fmt"
 	"flag"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
