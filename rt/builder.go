@@ -121,8 +121,13 @@ func (b *Builder) Linear(name string, in []ValueID, shape []int, rowPtr, src []i
 	for _, d := range shape {
 		size *= d
 	}
-	if len(rowPtr) != size+1 || len(src) != len(w) || int(rowPtr[size]) != len(src) || (bias != nil && len(bias) != size) {
+	if len(rowPtr) != size+1 || len(src) != len(w) || rowPtr[0] != 0 || int(rowPtr[size]) != len(src) || (bias != nil && len(bias) != size) {
 		return b.fail("linear %q: CSR arrays do not match the output shape %v", name, shape)
+	}
+	for j := range size {
+		if rowPtr[j] > rowPtr[j+1] {
+			return b.fail("linear %q: row pointers decrease at row %d", name, j)
+		}
 	}
 	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
 	for j := 0; j < size; j++ {

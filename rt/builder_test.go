@@ -384,3 +384,22 @@ func TestMaxRange(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+func TestBuilderLinearChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		rowPtr []int32
+		src    []int32
+	}{
+		{"decreasing", []int32{0, 3, 1, 3}, []int32{0, 1, 2}},
+		{"not from zero", []int32{1, 2, 3, 3}, []int32{0, 1, 2}},
+		{"source out of range", []int32{0, 1, 2, 3}, []int32{0, 1, 9}},
+	} {
+		b := NewBuilder("t")
+		x := input(b, "x", []int{3}, 0, 3)
+		b.Linear(tc.name, []ValueID{x}, []int{3}, tc.rowPtr, tc.src, []int64{1, 1, 1}, nil)
+		if CodeOf(b.Err()) != InvalidCircuit {
+			t.Errorf("%s: got %v, want InvalidCircuit", tc.name, b.Err())
+		}
+	}
+}
