@@ -239,9 +239,13 @@ func (s bgvScheme) info(c *Circuit) (ParamsInfo, error) {
 		case OpLinear:
 			if s.vector {
 				// ~one plaintext product per diagonal plus 2√diagonals rotations.
+				l, err := bgvLayout(c, p)
+				if err != nil {
+					return ParamsInfo{}, err
+				}
 				d := 0
 				for _, b := range c.linearBlocks(op) {
-					d += len(bgvDiagonals(b, p.RowSlots()))
+					d += len(l.DiagonalIndices(b))
 				}
 				est += p.LinearCost(d) + time.Duration(2*math.Sqrt(float64(d))*float64(p.RotationCost()))
 			} else {
@@ -278,7 +282,8 @@ func (s bgvScheme) info(c *Circuit) (ParamsInfo, error) {
 			return ParamsInfo{}, err
 		}
 		rot = int64(len(g)) * rlk // a Galois key has the relinearization key's shape
-		desc = p.String() + fmt.Sprintf("; vector-major: %d samples per evaluation, %d rotation keys", bgv.VectorRows, len(g))
+		l, _ := bgvLayout(c, p)
+		desc = p.String() + fmt.Sprintf("; vector-major: up to %d samples per evaluation (stride %d), %d rotation keys", l.Samples(), l.Stride, len(g))
 	}
 	return ParamsInfo{
 		Scheme: s.name(), Name: p.Name(), Desc: desc,
@@ -311,6 +316,7 @@ type bgvKeys struct {
 	c      *Circuit
 	p      bgv.Params
 	vector bool
+	l      bgv.Layout // vector-major
 	sk     *bgv.SecretKey
 	ek     *bgv.EvalKey
 }
@@ -323,6 +329,11 @@ func (s bgvScheme) keysFor(c *Circuit, p bgv.Params, sk *bgv.SecretKey) (clientK
 		k.ek = sk.GenEvalKey()
 		return k, nil
 	}
+	l, err := bgvLayout(c, p)
+	if err != nil {
+		return nil, err
+	}
+	k.l = l
 	g, err := bgvRotations(c, p)
 	if err != nil {
 		return nil, err
@@ -369,7 +380,7 @@ func (k *bgvKeys) encryptBatch(v ValueID, samples [][]int64) (Tensor, error) {
 		return nil, errf(BadInput, "%d samples, at most %d", len(samples), k.maxBatch())
 	}
 	if k.vector {
-		ct, err := k.sk.EncryptRows(samples)
+		ct, err := k.sk.EncryptVectors(k.l, samples)
 		if err != nil {
 			return nil, bgvErr(err, "encrypting")
 		}
@@ -434,7 +445,7 @@ func (k *bgvKeys) decryptBatch(_ ValueID, t Tensor) ([][]int64, error) {
 	}
 	b := max(bt.batch, 1)
 	if k.vector {
-		out, err := k.sk.DecryptRows(bt.cts[0], bt.n, b)
+		out, err := k.sk.DecryptVectors(k.l, bt.cts[0], bt.n, b)
 		if err != nil {
 			return nil, bgvErr(err, "decrypting")
 		}
@@ -458,7 +469,7 @@ func (k *bgvKeys) decryptBatch(_ ValueID, t Tensor) ([][]int64, error) {
 
 func (k *bgvKeys) maxBatch() int {
 	if k.vector {
-		return bgv.VectorRows
+		return k.l.Samples()
 	}
 	return k.p.Slots()
 }
@@ -483,14 +494,14 @@ func marshalBGV(t Tensor) ([]byte, error) {
 
 // unmarshalBGV reads marshalBGV's bytes for value v: Size(v) ciphertexts
 // (batch-major) or one (vector-major).
-func unmarshalBGV(p bgv.Params, vector bool, c *Circuit, v ValueID, data []byte) (Tensor, error) {
+func unmarshalBGV(p bgv.Params, vector bool, maxBatch int, c *Circuit, v ValueID, data []byte) (Tensor, error) {
 	r := decoder{buf: data}
 	batch := r.uvarint()
 	n := r.count(1)
 	size := c.Values[v].Size()
-	want, maxBatch := size, p.Slots()
+	want := size
 	if vector {
-		want, maxBatch = 1, bgv.VectorRows
+		want = 1
 	}
 	if r.err == nil && (batch > uint64(maxBatch) || n != want) {
 		return nil, errf(BadInput, "value %s: %d ciphertexts of %d samples, want %d of at most %d", c.vname(v), n, batch, want, maxBatch)
@@ -515,7 +526,7 @@ func unmarshalBGV(p bgv.Params, vector bool, c *Circuit, v ValueID, data []byte)
 
 func (k *bgvKeys) marshalTensor(t Tensor) ([]byte, error) { return marshalBGV(t) }
 func (k *bgvKeys) unmarshalTensor(v ValueID, data []byte) (Tensor, error) {
-	return unmarshalBGV(k.p, k.vector, k.c, v, data)
+	return unmarshalBGV(k.p, k.vector, k.maxBatch(), k.c, v, data)
 }
 
 func (k *bgvKeys) evalKeys() ([]byte, error) {
@@ -546,6 +557,7 @@ type bgvServer struct {
 	c      *Circuit
 	p      bgv.Params
 	vector bool
+	l      bgv.Layout // vector-major
 	pl     *bgvPlan
 	evs    []*bgv.Evaluator
 	index  map[*Op]int
@@ -634,7 +646,11 @@ func (s *bgvServer) parallel(ctx context.Context, n, chunk int, f func(ev *bgv.E
 // Trivial encodes a clear value in every slot (the same for all samples).
 func (s *bgvServer) Trivial(_ ValueID, x []int64) (Tensor, error) {
 	if s.vector {
-		ct, err := s.evs[0].TrivialRows([][]int64{x, x})
+		all := make([][]int64, s.l.Samples())
+		for q := range all {
+			all[q] = x
+		}
+		ct, err := s.evs[0].TrivialVectors(s.l, all)
 		if err != nil {
 			return nil, bgvErr(err, "clear input")
 		}
@@ -738,7 +754,11 @@ func (s *bgvServer) TLU(ctx context.Context, op *Op, in Tensor, tick func(int)) 
 
 func (s *bgvServer) marshalTensor(t Tensor) ([]byte, error) { return marshalBGV(t) }
 func (s *bgvServer) unmarshalTensor(v ValueID, data []byte) (Tensor, error) {
-	return unmarshalBGV(s.p, s.vector, s.c, v, data)
+	maxBatch := s.p.Slots()
+	if s.vector {
+		maxBatch = s.l.Samples()
+	}
+	return unmarshalBGV(s.p, s.vector, maxBatch, s.c, v, data)
 }
 
 // batchKeys are client keys that pack many samples per ciphertext.

@@ -273,23 +273,34 @@ func BenchmarkBGVMLP(b *testing.B) {
 }
 
 // TestBGVVectorExecuteEqualsDisable runs the two-layer circuit with
-// vector-major packing (two samples per evaluation) through a Client and
-// a Server and compares with the clear run.
+// vector-major packing through a Client and a Server: a full interleaved
+// batch (every input of the domain, then random ones) and a single sample,
+// compared with the clear run.
 func TestBGVVectorExecuteEqualsDisable(t *testing.T) {
 	c := bgvTwoLayerScheme(t, "bgv-vector")
 	if pl := c.bgvPlan(); pl.total != 9 {
 		t.Errorf("vector-major depth %d, want 9 (path %s)", pl.total, c.bgvPath(pl))
 	}
 	cl, srv, _ := bgvDeploy(t, c, nil)
-	if cl.MaxBatch() != 2 {
-		t.Errorf("MaxBatch %d, want 2", cl.MaxBatch())
+	// Values have at most 4 elements: 2048 samples per slot row.
+	if cl.MaxBatch() != 4096 {
+		t.Errorf("MaxBatch %d, want 4096", cl.MaxBatch())
 	}
 	pi, _ := c.ParamsInfo()
 	if sz := cl.KeySizes(); sz.Eval < pi.Keys.Eval/2 || sz.Eval > pi.Keys.Eval*2 {
 		t.Errorf("eval keys %d bytes, estimated %d", sz.Eval, pi.Keys.Eval)
 	}
-	for _, pair := range [][2][]int64{{{0, 0, 0}, {3, 3, 3}}, {{3, 0, 2}, {1, 2, 3}}, {{2, 1, 0}, {0, 3, 1}}} {
-		in, err := cl.EncryptQuantizedBatch([][][]int64{{pair[0]}, {pair[1]}})
+	rng := rand.New(rand.NewPCG(9, 11))
+	samples := make([][][]int64, cl.MaxBatch())
+	for i := range samples {
+		x := []int64{int64(i & 3), int64(i >> 2 & 3), int64(i >> 4 & 3)}
+		if i >= 64 {
+			x = []int64{rng.Int64N(4), rng.Int64N(4), rng.Int64N(4)}
+		}
+		samples[i] = [][]int64{x}
+	}
+	for _, batch := range [][][][]int64{samples, samples[5:6]} {
+		in, err := cl.EncryptQuantizedBatch(batch)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -301,10 +312,13 @@ func TestBGVVectorExecuteEqualsDisable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for s := range 2 {
-			want, _ := c.Run(context.Background(), Disable, [][]int64{pair[s]}, nil)
+		if len(got) != len(batch) {
+			t.Fatalf("%d samples back, want %d", len(got), len(batch))
+		}
+		for s := range batch {
+			want, _ := c.Run(context.Background(), Disable, batch[s], nil)
 			if !cmp.Equal(got[s], want) {
-				t.Fatalf("x=%v: execute %v, disable %v", pair[s], got[s], want)
+				t.Fatalf("sample %d x=%v: execute %v, disable %v", s, batch[s][0], got[s], want)
 			}
 		}
 	}

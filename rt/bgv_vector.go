@@ -27,11 +27,27 @@ func (c *Circuit) linearBlocks(op *Op) [][]bgv.Entry {
 	return blocks
 }
 
-func bgvDiagonals(entries []bgv.Entry, slots int) []int { return bgv.DiagonalIndices(entries, slots) }
+// bgvLayout is the vector-major layout of c under p: as many samples
+// interleaved as the longest value allows.
+func bgvLayout(c *Circuit, p bgv.Params) (bgv.Layout, error) {
+	n := 1
+	for i := range c.Values {
+		n = max(n, c.Values[i].Size())
+	}
+	l, err := bgv.NewLayout(p, n)
+	if err != nil {
+		return l, bgvErr(err, "circuit "+c.Name)
+	}
+	return l, nil
+}
 
 // bgvRotations returns the Galois elements of every rotation c's
 // vector-major products use (sorted, without duplicates).
 func bgvRotations(c *Circuit, p bgv.Params) ([]uint64, error) {
+	l, err := bgvLayout(c, p)
+	if err != nil {
+		return nil, err
+	}
 	var all []uint64
 	for k := range c.Ops {
 		op := &c.Ops[k]
@@ -39,7 +55,7 @@ func bgvRotations(c *Circuit, p bgv.Params) ([]uint64, error) {
 			continue
 		}
 		for _, b := range c.linearBlocks(op) {
-			g, err := bgv.MatVecGaloisElements(p, b)
+			g, err := l.MatVecGaloisElements(b)
 			if err != nil {
 				return nil, bgvErr(err, "rotations of "+quoteOr(op.Name, "op "+itoa(k)))
 			}
@@ -53,6 +69,11 @@ func bgvRotations(c *Circuit, p bgv.Params) ([]uint64, error) {
 // encodeMatrices encodes every linear op's blocks at the level its inputs
 // reach (the plan's depth), after checking that ek has the rotations.
 func (s *bgvServer) encodeMatrices(ek *bgv.EvalKey) error {
+	l, err := bgvLayout(s.c, s.p)
+	if err != nil {
+		return err
+	}
+	s.l = l
 	need, err := bgvRotations(s.c, s.p)
 	if err != nil {
 		return err
@@ -76,7 +97,7 @@ func (s *bgvServer) encodeMatrices(ek *bgv.EvalKey) error {
 		level := s.p.Levels - d
 		nOut := s.c.Values[op.Out].Size()
 		for i, b := range s.c.linearBlocks(op) {
-			m, err := s.evs[0].EncodeMatVec(nOut, s.c.Values[op.In[i]].Size(), b, level)
+			m, err := s.evs[0].EncodeMatVec(s.l, nOut, s.c.Values[op.In[i]].Size(), b, level)
 			if err != nil {
 				return bgvErr(err, "linear "+quoteOr(op.Name, "op "+itoa(k)))
 			}
@@ -106,7 +127,7 @@ func (s *bgvServer) lookupVector(op *Op, x *bgvTensor, tick func(int)) (Tensor, 
 	if groups == nil {
 		groups = make([]int32, x.n)
 	}
-	ct, err := s.evs[0].LookupSlots(x.cts[0], s.polys[op], groups)
+	ct, err := s.evs[0].LookupSlots(s.l, x.cts[0], s.polys[op], groups)
 	if err != nil {
 		return nil, bgvErr(err, "lookup")
 	}

@@ -10,19 +10,48 @@ import (
 )
 
 // Vector-major packing: the N slots form 2 rows of N/2 (BGV's slot
-// matrix; rotations turn each row on its own). A vector of n ≤ N/2 values
-// of one sample sits in slots [0, n) of a row, and each row holds its own
-// sample (two samples per ciphertext). Matrix-vector products use the
-// diagonal method with baby-step giant-step rotations (lattigo's
-// LinearTransformation, hoisted), costing one level and one Galois key per
-// rotation used; lookups evaluate one polynomial per slot group (per
-// channel) with lattigo's PolynomialVector.
+// matrix; rotations turn each row on its own). A Layout interleaves
+// Stride samples in each row: element j of sample q sits in slot
+// (q / Stride)·N/2 + j·Stride + q mod Stride, so one ciphertext carries
+// 2·Stride samples of a vector of up to N/(2·Stride) elements.
+// Matrix-vector products use the diagonal method with baby-step giant-step
+// rotations by multiples of Stride (lattigo's LinearTransformation,
+// hoisted), costing one level and one Galois key per rotation used;
+// lookups evaluate one polynomial per slot group (per channel) with
+// lattigo's PolynomialVector.
 
 // RowSlots returns the slots of one row: the longest vector-major vector.
 func (p Params) RowSlots() int { return p.Slots() / 2 }
 
-// VectorRows is the number of samples a vector-major ciphertext carries.
-const VectorRows = 2
+// Layout is a vector-major slot layout (see above).
+type Layout struct {
+	P      Params
+	Stride int
+}
+
+// NewLayout returns the layout of p that interleaves the most samples
+// (Stride a power of two) for vectors of up to maxLen elements.
+func NewLayout(p Params, maxLen int) (Layout, error) {
+	if maxLen < 1 || maxLen > p.RowSlots() {
+		return Layout{}, errorf(CodeBadArgument, "vectors of %d elements, rows hold %d", maxLen, p.RowSlots())
+	}
+	s := 1
+	for 2*s*maxLen <= p.RowSlots() {
+		s *= 2
+	}
+	return Layout{P: p, Stride: s}, nil
+}
+
+// Samples returns how many samples one ciphertext carries.
+func (l Layout) Samples() int { return 2 * l.Stride }
+
+// MaxLen returns the longest vector the layout holds.
+func (l Layout) MaxLen() int { return l.P.RowSlots() / l.Stride }
+
+// slot returns the slot of element j of sample q.
+func (l Layout) slot(q, j int) int {
+	return q/l.Stride*l.P.RowSlots() + j*l.Stride + q%l.Stride
+}
 
 // Entry is a non-zero matrix entry: out[Row] += W·in[Col].
 type Entry struct {
@@ -33,17 +62,18 @@ type Entry struct {
 // logBSGSRatio balances baby and giant steps (lattigo's default choice).
 const logBSGSRatio = 1
 
-// DiagonalIndices returns the diagonal indices of a matrix with the given
-// entries on rows of the given slot count: entry (i, j) lies on diagonal
-// (j - i) mod slots. Their number sets a product's cost.
-func DiagonalIndices(entries []Entry, slots int) []int {
+// DiagonalIndices returns the diagonal indices (rotations) of a product by
+// a matrix with the given entries: entry (i, j) lies on diagonal
+// (j - i)·Stride mod N/2. Their number sets a product's cost.
+func (l Layout) DiagonalIndices(entries []Entry) []int {
+	slots := l.P.RowSlots()
 	seen := map[int]bool{}
 	var idx []int
 	for _, e := range entries {
 		if e.W == 0 {
 			continue
 		}
-		k := (int(e.Col) - int(e.Row) + slots) % slots
+		k := ((int(e.Col)-int(e.Row))*l.Stride%slots + slots) % slots
 		if !seen[k] {
 			seen[k] = true
 			idx = append(idx, k)
@@ -65,16 +95,16 @@ func (p Params) ltParams(diags []int, level int, scale rlwe.Scale) heint.LinearT
 
 // MatVecGaloisElements returns the Galois elements (rotation keys) a
 // product by a matrix with these entries needs.
-func MatVecGaloisElements(p Params, entries []Entry) ([]uint64, error) {
-	hp, err := p.Lattigo()
+func (l Layout) MatVecGaloisElements(entries []Entry) ([]uint64, error) {
+	hp, err := l.P.Lattigo()
 	if err != nil {
 		return nil, err
 	}
-	d := DiagonalIndices(entries, p.RowSlots())
+	d := l.DiagonalIndices(entries)
 	if len(d) == 0 {
 		return nil, nil
 	}
-	return heint.GaloisElementsForLinearTransformation(hp, p.ltParams(d, hp.MaxLevel(), hp.DefaultScale())), nil
+	return heint.GaloisElementsForLinearTransformation(hp, l.P.ltParams(d, hp.MaxLevel(), hp.DefaultScale())), nil
 }
 
 // GenEvalKeyWithRotations derives the relinearization key and the Galois
@@ -94,6 +124,7 @@ func (sk *SecretKey) GenEvalKeyWithRotations(galEls []uint64) *EvalKey {
 // is read-only and may be shared by evaluators.
 type MatVec struct {
 	p      Params
+	l      Layout
 	nOut   int
 	level  int
 	lt     heint.LinearTransformation
@@ -101,12 +132,13 @@ type MatVec struct {
 }
 
 // EncodeMatVec encodes the nOut×nIn matrix with the given entries (nIn,
-// nOut ≤ RowSlots) for products at the given level. Its diagonals carry
-// the scale q_level, so the rescale after the product returns to scale 1.
-func (e *Evaluator) EncodeMatVec(nOut, nIn int, entries []Entry, level int) (*MatVec, error) {
+// nOut ≤ l.MaxLen()) for products at the given level in layout l. Its
+// diagonals carry the scale q_level, so the rescale after the product
+// returns to scale 1.
+func (e *Evaluator) EncodeMatVec(l Layout, nOut, nIn int, entries []Entry, level int) (*MatVec, error) {
 	slots := e.p.RowSlots()
-	if nOut > slots || nIn > slots || nOut < 0 || nIn < 0 {
-		return nil, errorf(CodeBadArgument, "matrix %d×%d, rows hold %d slots", nOut, nIn, slots)
+	if l.P != e.p || nOut > l.MaxLen() || nIn > l.MaxLen() || nOut < 0 || nIn < 0 {
+		return nil, errorf(CodeBadArgument, "matrix %d×%d, the layout holds %d elements per vector", nOut, nIn, l.MaxLen())
 	}
 	if level < 1 || level > e.hp.MaxLevel() {
 		return nil, errorf(CodeBadArgument, "matrix at level %d, want 1..%d", level, e.hp.MaxLevel())
@@ -119,21 +151,21 @@ func (e *Evaluator) EncodeMatVec(nOut, nIn int, entries []Entry, level int) (*Ma
 		if en.W == 0 {
 			continue
 		}
-		k := (int(en.Col) - int(en.Row) + slots) % slots
+		k := ((int(en.Col)-int(en.Row))*l.Stride%slots + slots) % slots
 		d := diags[k]
 		if d == nil {
-			d = make([]int64, VectorRows*slots)
+			d = make([]int64, e.p.Slots())
 			diags[k] = d
 		}
-		for r := range VectorRows {
-			d[r*slots+int(en.Row)] += en.W
+		for q := range l.Samples() {
+			d[l.slot(q, int(en.Row))] += en.W
 		}
 	}
-	m := &MatVec{p: e.p, nOut: nOut, level: level}
+	m := &MatVec{p: e.p, l: l, nOut: nOut, level: level}
 	if len(diags) == 0 {
 		return m, nil
 	}
-	idx := DiagonalIndices(entries, slots)
+	idx := l.DiagonalIndices(entries)
 	t := int64(e.p.T)
 	enc := make(heint.Diagonals[int64], len(diags))
 	for k, d := range diags {
@@ -160,8 +192,9 @@ func (e *Evaluator) MatVecSum(cts []*Ciphertext, mats []*MatVec, bias []int64) (
 	}
 	level := mats[0].level
 	nOut := mats[0].nOut
+	l := mats[0].l
 	for i, m := range mats {
-		if m.level != level || m.nOut != nOut || m.p != e.p || cts[i].p != e.p {
+		if m.level != level || m.nOut != nOut || m.l != l || m.p != e.p || cts[i].p != e.p {
 			return nil, errorf(CodeBadArgument, "matrices of one sum must share level, output size and parameters")
 		}
 		if cts[i].Level() < level {
@@ -197,11 +230,10 @@ func (e *Evaluator) MatVecSum(cts []*Ciphertext, mats []*MatVec, bias []int64) (
 		if len(bias) > nOut {
 			return nil, errorf(CodeBadArgument, "%d biases for %d outputs", len(bias), nOut)
 		}
-		slots := e.p.RowSlots()
 		b := make([]uint64, e.p.Slots())
-		for r := range VectorRows {
+		for q := range l.Samples() {
 			for j, v := range bias {
-				b[r*slots+j] = Mod(v, e.p.T)
+				b[l.slot(q, j)] = Mod(v, e.p.T)
 			}
 		}
 		pt := heint.NewPlaintext(e.hp, level)
@@ -222,17 +254,16 @@ func (e *Evaluator) MatVecSum(cts []*Ciphertext, mats []*MatVec, bias []int64) (
 	return &Ciphertext{p: e.p, ct: acc}, nil
 }
 
-// LookupSlots evaluates polys[groups[j]] on slot j of every row, for j <
-// len(groups); other slots get 0 (with a single polynomial: its value).
-// All polynomials share the degree of polys[0].
-func (e *Evaluator) LookupSlots(ct *Ciphertext, polys []*Poly, groups []int32) (*Ciphertext, error) {
+// LookupSlots evaluates polys[groups[j]] on element j of every sample of
+// layout l, for j < len(groups); other slots get 0 (with a single
+// polynomial: its value). All polynomials share the degree of polys[0].
+func (e *Evaluator) LookupSlots(l Layout, ct *Ciphertext, polys []*Poly, groups []int32) (*Ciphertext, error) {
 	if len(polys) == 1 {
 		// One polynomial everywhere (slots beyond the groups get garbage).
 		return e.Lookup(ct, polys[0])
 	}
-	slots := e.p.RowSlots()
-	if len(groups) > slots || len(polys) == 0 {
-		return nil, errorf(CodeBadArgument, "%d slot groups for rows of %d, %d polynomials", len(groups), slots, len(polys))
+	if len(groups) > l.MaxLen() || len(polys) == 0 || l.P != e.p {
+		return nil, errorf(CodeBadArgument, "%d slot groups for vectors of %d, %d polynomials", len(groups), l.MaxLen(), len(polys))
 	}
 	deg := polys[0].Degree()
 	coeffs := make([][]uint64, len(polys))
@@ -250,16 +281,16 @@ func (e *Evaluator) LookupSlots(ct *Ciphertext, polys []*Poly, groups []int32) (
 		if g < 0 || int(g) >= len(polys) {
 			return nil, errorf(CodeBadArgument, "slot %d selects polynomial %d of %d", j, g, len(polys))
 		}
-		for r := range VectorRows {
-			mapping[int(g)] = append(mapping[int(g)], r*slots+j)
+		for q := range l.Samples() {
+			mapping[int(g)] = append(mapping[int(g)], l.slot(q, j))
 		}
 	}
 	if deg == 0 {
 		// A constant per slot group: a plaintext added to ct·0.
 		v := make([]int64, e.p.Slots())
 		for j, g := range groups {
-			for r := range VectorRows {
-				v[r*slots+j] = Centre(polys[g].Coeffs[0], e.p.T)
+			for q := range l.Samples() {
+				v[l.slot(q, j)] = Centre(polys[g].Coeffs[0], e.p.T)
 			}
 		}
 		out := heint.NewCiphertext(e.hp, 1, ct.Level())
@@ -283,52 +314,55 @@ func (e *Evaluator) LookupSlots(ct *Ciphertext, polys []*Poly, groups []int32) (
 	return &Ciphertext{p: e.p, ct: res}, nil
 }
 
-// EncryptRows encrypts up to VectorRows samples, samples[r] in slots
-// [0, len) of row r.
-func (sk *SecretKey) EncryptRows(samples [][]int64) (*Ciphertext, error) {
-	v, err := rowsToSlots(sk.p, samples)
+// EncryptVectors encrypts up to l.Samples() samples in layout l.
+func (sk *SecretKey) EncryptVectors(l Layout, samples [][]int64) (*Ciphertext, error) {
+	v, err := l.toSlots(samples)
 	if err != nil {
 		return nil, err
 	}
 	return sk.Encrypt(v)
 }
 
-// TrivialRows is EncryptRows without noise (for clear values).
-func (e *Evaluator) TrivialRows(samples [][]int64) (*Ciphertext, error) {
-	v, err := rowsToSlots(e.p, samples)
+// TrivialVectors is EncryptVectors without noise (for clear values).
+func (e *Evaluator) TrivialVectors(l Layout, samples [][]int64) (*Ciphertext, error) {
+	v, err := l.toSlots(samples)
 	if err != nil {
 		return nil, err
 	}
 	return e.Trivial(v)
 }
 
-func rowsToSlots(p Params, samples [][]int64) ([]int64, error) {
-	slots := p.RowSlots()
-	if len(samples) > VectorRows {
-		return nil, errorf(CodeBadArgument, "%d samples, a ciphertext holds %d", len(samples), VectorRows)
+func (l Layout) toSlots(samples [][]int64) ([]int64, error) {
+	if len(samples) > l.Samples() {
+		return nil, errorf(CodeBadArgument, "%d samples, a ciphertext holds %d", len(samples), l.Samples())
 	}
-	v := make([]int64, p.Slots())
-	for r, s := range samples {
-		if len(s) > slots {
-			return nil, errorf(CodeBadArgument, "vector of %d values, rows hold %d", len(s), slots)
+	v := make([]int64, l.P.Slots())
+	for q, s := range samples {
+		if len(s) > l.MaxLen() {
+			return nil, errorf(CodeBadArgument, "vector of %d values, the layout holds %d", len(s), l.MaxLen())
 		}
-		copy(v[r*slots:], s)
+		for j, x := range s {
+			v[l.slot(q, j)] = x
+		}
 	}
 	return v, nil
 }
 
-// DecryptRows returns slots [0, n) of the first rows rows.
-func (sk *SecretKey) DecryptRows(ct *Ciphertext, n, rows int) ([][]int64, error) {
-	if n > sk.p.RowSlots() || rows > VectorRows || rows < 1 || n < 0 {
-		return nil, errorf(CodeBadArgument, "%d values of %d rows", n, rows)
+// DecryptVectors returns elements [0, n) of the first samples samples.
+func (sk *SecretKey) DecryptVectors(l Layout, ct *Ciphertext, n, samples int) ([][]int64, error) {
+	if n > l.MaxLen() || samples > l.Samples() || samples < 1 || n < 0 || l.P != sk.p {
+		return nil, errorf(CodeBadArgument, "%d values of %d samples in a layout of %d×%d", n, samples, l.Samples(), l.MaxLen())
 	}
 	all, err := sk.Decrypt(ct, sk.p.Slots())
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]int64, rows)
-	for r := range out {
-		out[r] = all[r*sk.p.RowSlots() : r*sk.p.RowSlots()+n]
+	out := make([][]int64, samples)
+	for q := range out {
+		out[q] = make([]int64, n)
+		for j := range out[q] {
+			out[q][j] = all[l.slot(q, j)]
+		}
 	}
 	return out, nil
 }

@@ -5,9 +5,10 @@ import (
 	"testing"
 )
 
-// TestVectorMajor multiplies two samples (one per slot row) by random
-// sparse matrices, sums two products with a bias, applies per-slot-group
-// lookups and checks every value against the clear computation.
+// TestVectorMajor multiplies a full layout of samples (interleaved, both
+// slot rows) by random sparse matrices, sums two products with a bias,
+// applies per-slot-group lookups and checks every value against the clear
+// computation.
 func TestVectorMajor(t *testing.T) {
 	p := Params{LogN: 14, T: 65537, Levels: 3}
 	sk, err := GenSecretKey(p)
@@ -28,11 +29,18 @@ func TestVectorMajor(t *testing.T) {
 		return es
 	}
 	ea, eb := randEntries(nA), randEntries(nB)
-	ga, err := MatVecGaloisElements(p, ea)
+	l, err := NewLayout(p, nA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gb, _ := MatVecGaloisElements(p, eb)
+	if l.Stride != 256 || l.Samples() != 512 || l.MaxLen() != 32 {
+		t.Fatalf("layout for %d elements at N=2^14: stride %d, %d samples, length %d; want 256, 512, 32", nA, l.Stride, l.Samples(), l.MaxLen())
+	}
+	ga, err := l.MatVecGaloisElements(ea)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gb, _ := l.MatVecGaloisElements(eb)
 	ek := sk.GenEvalKeyWithRotations(append(ga, gb...))
 	ekb, err := ek.MarshalBinary()
 	if err != nil {
@@ -44,22 +52,27 @@ func TestVectorMajor(t *testing.T) {
 	t.Logf("%d rotation keys, %d MiB", len(ek.gks), ek.RotationKeyBytes()>>20)
 	ev := NewEvaluator(ek)
 	level := p.Levels
-	ma, err := ev.EncodeMatVec(nOut, nA, ea, level)
+	ma, err := ev.EncodeMatVec(l, nOut, nA, ea, level)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mb, err := ev.EncodeMatVec(nOut, nB, eb, level)
+	mb, err := ev.EncodeMatVec(l, nOut, nB, eb, level)
 	if err != nil {
 		t.Fatal(err)
 	}
-	xa := [][]int64{randVals(rng, nA, -3, 3), randVals(rng, nA, -3, 3)}
-	xb := [][]int64{randVals(rng, nB, 0, 5), randVals(rng, nB, 0, 5)}
+	ns := l.Samples()
+	xa := make([][]int64, ns)
+	xb := make([][]int64, ns)
+	for q := range ns {
+		xa[q] = randVals(rng, nA, -3, 3)
+		xb[q] = randVals(rng, nB, 0, 5)
+	}
 	bias := randVals(rng, nOut, -10, 10)
-	cta, err := sk.EncryptRows(xa)
+	cta, err := sk.EncryptVectors(l, xa)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctb, err := ev.TrivialRows(xb) // a clear operand
+	ctb, err := ev.TrivialVectors(l, xb) // a clear operand
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +80,7 @@ func TestVectorMajor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := make([][]int64, 2)
+	want := make([][]int64, ns)
 	for r := range want {
 		want[r] = append([]int64(nil), bias...)
 		for _, e := range ea {
@@ -77,7 +90,7 @@ func TestVectorMajor(t *testing.T) {
 			want[r][e.Row] += e.W * xb[r][e.Col]
 		}
 	}
-	got, err := sk.DecryptRows(sum, nOut, 2)
+	got, err := sk.DecryptVectors(l, sum, nOut, ns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,11 +112,11 @@ func TestVectorMajor(t *testing.T) {
 	for j := range groups {
 		groups[j] = int32(j % 4)
 	}
-	out, err := ev.LookupSlots(cta, polys, groups)
+	out, err := ev.LookupSlots(l, cta, polys, groups)
 	if err != nil {
 		t.Fatal(err)
 	}
-	y, err := sk.DecryptRows(out, nA, 2)
+	y, err := sk.DecryptVectors(l, out, nA, ns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +130,7 @@ func TestVectorMajor(t *testing.T) {
 	}
 	// A product whose rotations have no keys fails cleanly.
 	other := []Entry{{Row: 0, Col: 5, W: 1}, {Row: 3, Col: 0, W: 2}, {Row: 1, Col: 20, W: 1}}
-	mo, err := NewEvaluator(sk.GenEvalKey()).EncodeMatVec(nOut, nA, other, level)
+	mo, err := NewEvaluator(sk.GenEvalKey()).EncodeMatVec(l, nOut, nA, other, level)
 	if err != nil {
 		t.Fatal(err)
 	}
