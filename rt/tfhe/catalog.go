@@ -90,10 +90,10 @@ var catalog = []Params{
 
 // InsecureTestParams returns a set with tiny dimensions and NO security
 // (SecurityBits 0, never listed by Catalog or chosen by Select) for fast
-// tests: PBS in about a millisecond, lookups exact up to 5 bits with
-// weight norms up to about 8. MsgBits is msgBits, PBSBits is min(msgBits, 5).
+// tests: PBS in about a millisecond, lookups reliable up to 4 bits
+// (p_fail 2^-70 at norm 16). MsgBits is msgBits, PBSBits is min(msgBits, 4).
 func InsecureTestParams(msgBits int) Params {
-	p := Params{Name: "insecure-toy", MsgBits: msgBits, PBSBits: min(msgBits, 5), LWEDim: 64, GLWEDim: 1, PolyDegree: 512, Q: qPrime,
+	p := Params{Name: "insecure-toy", MsgBits: msgBits, PBSBits: min(msgBits, 4), LWEDim: 64, GLWEDim: 1, PolyDegree: 512, Q: qPrime,
 		GroupSize: 2, PBSBaseLog: 12, PBSLevels: 2, KSBaseLog: 4, KSLevels: 5,
 		LWEStdDev: math.Exp2(-26), GLWEStdDev: math.Exp2(-40)}
 	p.SecurityNote = "insecure: test only"

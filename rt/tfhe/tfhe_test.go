@@ -103,10 +103,10 @@ func TestEncryptDecrypt(t *testing.T) {
 }
 
 // TestPBSToy runs thousands of lookups with random tables on the small
-// insecure set (fast) for precisions 1..5.
+// insecure set (fast) for precisions 1..4.
 func TestPBSToy(t *testing.T) {
 	total := 0
-	for bits := 1; bits <= 5; bits++ {
+	for bits := 1; bits <= 4; bits++ {
 		e := newEnv(t, InsecureTestParams(bits))
 		total += checkPBS(t, e, 1000>>bits, uint64(bits))
 	}
@@ -423,5 +423,51 @@ func TestConcurrentEvaluators(t *testing.T) {
 	}
 	if p.CiphertextBytes() != int64(cts[0].SizeBytes()) {
 		t.Errorf("CiphertextBytes = %d, ciphertext holds %d", p.CiphertextBytes(), cts[0].SizeBytes())
+	}
+}
+
+// TestFailureRate pushes the toy set to 6-bit lookups, where the model
+// predicts a failure rate of about 1.6%, and compares the observed rate
+// (a check of the tail of the noise model, not only its variance).
+func TestFailureRate(t *testing.T) {
+	p := InsecureTestParams(6)
+	p.PBSBits = 6
+	model := p.PFail(1, 0)
+	if model < 0.005 || model > 0.05 {
+		t.Fatalf("toy 6-bit p_fail = %g, test expects about 1.6%%", model)
+	}
+	e := newEnv(t, p)
+	lut, err := p.NewLUT(func(v int64) int64 { return v }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The modulus-switch noise dominates here and depends on this key's
+	// Hamming weight h (the model uses its mean n/2): adjust for it.
+	h := 0
+	for _, b := range e.sk.small {
+		h += int(b)
+	}
+	twoN := float64(2 * p.PolyDegree)
+	v := p.VarPBSInput(1) - p.VarModSwitch() + (float64(h)+1)/12/(twoN*twoN)
+	keyModel := math.Erfc(math.Ldexp(1, -(p.MsgBits+2)) / math.Sqrt(2*v))
+	t.Logf("small key weight %d of %d: model for this key %.2f%%", h, p.LWEDim, 100*keyModel)
+	model = keyModel
+	out := e.ev.NewCiphertext()
+	const runs = 2000
+	fails := 0
+	for i := 0; i < runs; i++ {
+		m := int64(i%64 - 32)
+		e.ev.Bootstrap(out, e.sk.Encrypt(m), lut)
+		if got := e.sk.Decrypt(out); got != m {
+			fails++
+			if d := got - m; d != 1 && d != -1 && !(m == -32 && got == 31) && !(m == 31 && got == -32) {
+				t.Errorf("m=%d read as %d: off by more than one", m, got)
+			}
+		}
+	}
+	rate := float64(fails) / runs
+	t.Logf("6-bit toy lookups: %d/%d failures (%.2f%%), model %.2f%%", fails, runs, 100*rate, 100*model)
+	if rate < 0.4*model || rate > 2.5*model {
+		t.Errorf("failure rate %.4f, model %.4f", rate, model)
 	}
 }
