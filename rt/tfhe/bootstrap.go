@@ -140,7 +140,7 @@ func (ev *Evaluator) blindRotateSteps(bt uint64, tv []uint64, from, to int) {
 		}
 		ev.decompose()
 		for row := range ev.dig {
-			rq.ntt(ev.dig[row], ev.dig[row])
+			rq.nttLazy(ev.dig[row], ev.dig[row]) // [0, 2Q): mulGGSW accepts it
 		}
 		for c := 0; c < combos; c++ {
 			ev.twiddle(ev.tw[c], es[c])
@@ -148,11 +148,14 @@ func (ev *Evaluator) blindRotateSteps(bt uint64, tv []uint64, from, to int) {
 		keys := bsk[step*stepLen : (step+1)*stepLen]
 		ev.mulGGSW(keys)
 		for col := 0; col < k1; col++ {
-			rq.intt(ev.prod[col], ev.prod[col])
+			rq.inttLazy(ev.prod[col], ev.prod[col])
 			a := ev.acc[col]
 			pr := ev.prod[col][:len(a)]
 			for t := range a {
-				v := a[t] + pr[t]
+				v := a[t] + pr[t] // < 3Q
+				if v >= Q {
+					v -= Q
+				}
 				if v >= Q {
 					v -= Q
 				}
@@ -234,11 +237,11 @@ func (ev *Evaluator) mulGGSW(keys []uint64) {
 }
 
 // mulRow3 adds to the 128-bit accumulators (hi, lo) the product of the
-// digit polynomial d with the assembled GGSW' entry (row, col) =
-// Σ_c tw_c ⊙ G_c[row][col] for three combinations (GroupSize 2). The three
-// twiddle products are summed as 128-bit integers and reduced once
-// (Montgomery, lazy: 3·2Q·Q < 2^64·Q); the digit products are accumulated
-// unreduced (rows·Q·2Q < 2^64·Q for rows <= 6 and Q < 2^58).
+// digit polynomial d (values in [0, 2Q)) with the assembled GGSW' entry
+// (row, col) = Σ_c tw_c ⊙ G_c[row][col] for three combinations (GroupSize
+// 2). The three twiddle products are summed as 128-bit integers and reduced
+// once (Montgomery, lazy: 3·2Q·Q < 2^64·Q); the digit products are
+// accumulated unreduced (rows·2Q·2Q < 2^64·Q for rows <= 6 and Q < 2^58).
 func (ev *Evaluator) mulRow3(accHi, accLo, d, keys []uint64, row, col, rows, k1 int) {
 	Q, qInv := ev.r.Q, ev.r.qInv
 	N := len(d)

@@ -68,6 +68,12 @@ func newRingQ(N int, Q uint64) (*ringQ, error) {
 // ntt sets out = NTT(in) (values in [0,Q)).
 func (r *ringQ) ntt(in, out []uint64) { r.sub.NTT(in, out) }
 
+// nttLazy sets out = NTT(in) with values in [0, 2Q).
+func (r *ringQ) nttLazy(in, out []uint64) { r.sub.NTTLazy(in, out) }
+
+// inttLazy sets out = INTT(in) with values in [0, 2Q).
+func (r *ringQ) inttLazy(in, out []uint64) { r.sub.INTTLazy(in, out) }
+
 // intt sets out = INTT(in) (values in [0,Q)).
 func (r *ringQ) intt(in, out []uint64) { r.sub.INTT(in, out) }
 
