@@ -217,15 +217,26 @@ func bgvMLP(t testing.TB, ws []int64, seed uint64) *Circuit {
 }
 
 // BenchmarkBGVMLP measures Server.Run of a 64→16→10 MLP on a full batch
-// (one sample per slot) and reports samples per second; the client's
-// batch encryption and decryption are reported separately.
+// (batch-major: one sample per slot; vector-major: the interleaved
+// layout's samples) and reports samples per second; the client's batch
+// encryption and decryption are reported separately.
 func BenchmarkBGVMLP(b *testing.B) {
 	for _, tc := range []struct {
-		name string
-		ws   []int64
-	}{{"ternary", []int64{-1, 0, 1}}, {"int2", []int64{-2, -1, 0, 1}}} {
+		name, scheme string
+		ws           []int64
+	}{
+		{"ternary/batch-major", "bgv", []int64{-1, 0, 1}},
+		{"int2/batch-major", "bgv", []int64{-2, -1, 0, 1}},
+		{"ternary/vector-major", "bgv-vector", []int64{-1, 0, 1}},
+	} {
 		b.Run(tc.name, func(b *testing.B) {
 			c := bgvMLP(b, tc.ws, 1)
+			if tc.scheme != c.Scheme {
+				c.Scheme, c.Params = tc.scheme, ""
+				if _, err := c.SelectParams(SelectOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
 			pi, _ := c.ParamsInfo()
 			b.Logf("%s", pi.Desc)
 			cl, srv, ek := bgvDeploy(b, c, nil)
@@ -448,5 +459,50 @@ func TestBGVClearInput(t *testing.T) {
 	samples[1][1] = []int64{0, 0}
 	if _, err := cl.EncryptQuantizedBatch(samples); CodeOf(err) != BadInput {
 		t.Errorf("clear inputs differing between samples: %v, want BadInput", err)
+	}
+}
+
+func TestChooseScheme(t *testing.T) {
+	c := bgvTwoLayer(t)
+	c.Scheme, c.Params = "", ""
+	best, all, err := c.ChooseScheme(SelectOptions{}, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A million samples: batch-major BGV carries 16384 per evaluation, far
+	// more than any other scheme, for a similar evaluation cost.
+	if best.Scheme != "bgv" || c.Scheme != "bgv" || c.Params == "" {
+		t.Errorf("batch 2^20 chose %s (circuit %s/%s), want bgv; estimates %+v", best.Scheme, c.Scheme, c.Params, all)
+	}
+	if best.Samples != 1<<14 || best.PerSample >= best.Latency {
+		t.Errorf("bgv estimate %+v", best)
+	}
+	// One sample: batch-major evaluates every lookup element separately
+	// where vector-major evaluates one polynomial per op, so it never wins.
+	best, _, err = c.ChooseScheme(SelectOptions{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if best.Scheme == "bgv" {
+		t.Errorf("batch 1 chose batch-major bgv")
+	}
+	// Too deep for BGV: both BGV packings report DepthExceeded.
+	b := NewBuilder("deep")
+	x := b.Input("x", []int{2}, true, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}, QMin: -100, QMax: 100})
+	for i := range 4 {
+		x = b.Apply("act"+itoa(i), b.MatMul("fc"+itoa(i), x, []int64{1, 2, -1, 1}, 2, 2, nil), func(v int64) int64 { return min(max(v, -100), 100) }, 0, RoundExact)
+	}
+	b.Output("y", x, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}})
+	deep, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range deep.EstimateSchemes(SelectOptions{}, 1) {
+		if strings.HasPrefix(e.Scheme, "bgv") && !errors.Is(e.Err, DepthExceeded) {
+			t.Errorf("%s on a deep circuit: %v, want DepthExceeded", e.Scheme, e.Err)
+		}
+	}
+	if deep.Scheme != "" || deep.Params != "" {
+		t.Errorf("EstimateSchemes modified the circuit: %s/%s", deep.Scheme, deep.Params)
 	}
 }
