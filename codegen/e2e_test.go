@@ -161,6 +161,9 @@ func TestGeneratedPackage(t *testing.T) {
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("%s disable:\n got %q\nwant %q", m.name, got, want)
 		}
+		if sim := strings.TrimSpace(run("simulate", 1)); !strings.HasPrefix(sim, "sample 0: ") || strings.Contains(sim, "\n") {
+			t.Errorf("%s simulate printed %q, want one sample line", m.name, sim)
+		}
 		if m.exec {
 			k := execN[m.name]
 			ex := strings.Split(strings.TrimSpace(run("execute", k)), "\n")

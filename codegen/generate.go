@@ -177,8 +177,12 @@ func templateData(c *rt.Circuit, pkg string, opts *Options) genData {
 	if c.Params == "" {
 		d.Summary = fmt.Sprintf("No crypto parameters were chosen: Disable and Simulate run, Execute does not. %d encrypted table lookups per inference, values of %d bits.", d.TLUs, c.MsgBits)
 	} else {
-		d.Summary = fmt.Sprintf("Crypto parameters %s/%s, chosen for a failure probability of %.3g per table lookup; %d encrypted table lookups per inference, values of %d bits.",
-			c.Scheme, c.Params, c.PError, d.TLUs, c.MsgBits)
+		pe := "the default failure probability"
+		if c.PError > 0 {
+			pe = fmt.Sprintf("a failure probability of %.3g per table lookup", c.PError)
+		}
+		d.Summary = fmt.Sprintf("Crypto parameters %s/%s, chosen for %s; %d encrypted table lookups per inference, values of %d bits.",
+			c.Scheme, c.Params, pe, d.TLUs, c.MsgBits)
 	}
 	return d
 }

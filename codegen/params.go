@@ -20,9 +20,15 @@ func SelectParams(c *rt.Circuit, opts rt.SelectOptions) (rt.ParamsInfo, error) {
 	req := c.Requirements()
 	switch rt.CodeOf(err) {
 	case rt.AccumulatorTooWide:
+		hint := "set --rounding-threshold-bits (e.g. 6:approximate) or lower --n-bits"
+		for k := range c.Ops {
+			if op := &c.Ops[k]; op.Name == req.WidestOp && op.Kind == rt.OpTLU && op.DropBits > 0 && op.Rounding == rt.RoundExact {
+				hint = "exact rounding reads the whole accumulator: use --rounding-threshold-bits N:approximate, or lower --n-bits"
+			}
+		}
 		return info, &ir.Error{Loc: req.WidestOp, Code: AccumulatorTooWide, Msg: fmt.Sprintf(
-			"table lookup reads %d bits (values are %d bits wide), wider than any parameter set: "+
-				"set --rounding-threshold-bits (e.g. 6) or lower --n-bits (%v)", req.PBSBits, req.MsgBits, err)}
+			"no parameter set holds this circuit: its widest table lookup reads %d bits and its values are %d bits wide: %s (%v)",
+			req.PBSBits, req.MsgBits, hint, err)}
 	case rt.NoCryptoParameters:
 		return info, &ir.Error{Loc: req.WidestOp, Code: NoCryptoParameters, Msg: fmt.Sprintf(
 			"no parameter set runs a %d-bit table lookup with weight 2-norm %.4g (at %q) at the requested failure probability: "+

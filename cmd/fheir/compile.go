@@ -14,33 +14,28 @@ import (
 	"unicode"
 
 	"github.com/fheir/fheir/codegen"
-	"github.com/fheir/fheir/frontend/onnx"
-	"github.com/fheir/fheir/frontend/quant"
-	"github.com/fheir/fheir/internal/npy"
+	"github.com/fheir/fheir/frontend"
 	"github.com/fheir/fheir/ir"
 	"github.com/fheir/fheir/passes"
 	"github.com/fheir/fheir/rt"
 )
 
-// compileConfig holds the flags shared by compile and demo.
+// compileConfig holds the flags shared by compile and demo: how the model
+// is imported (importConfig) and what the compilation aims at.
 type compileConfig struct {
-	inputset  string
-	nBits     string
-	qat       bool
-	roundBits string
-	pError    string
-	gPError   string
-	inputsEnc string
+	importConfig
+	roundBits  string
+	pError     string
+	gPError    string
+	calibrated bool
 }
 
 func (cc *compileConfig) flags(fs *flag.FlagSet) {
-	fs.StringVar(&cc.inputset, "inputset", "", "calibration inputs (.npy, one row per sample): narrow bit widths to the ranges they reach")
-	fs.StringVar(&cc.nBits, "n-bits", "", "bit width of post-training quantization (for models without quantizers)")
-	fs.BoolVar(&cc.qat, "qat", false, "require a quantization-aware model (Brevitas QONNX/QCDQ export)")
+	cc.importConfig.flags(fs)
 	fs.StringVar(&cc.roundBits, "rounding-threshold-bits", "", "make every table lookup read at most N bits: N or N:approximate")
 	fs.StringVar(&cc.pError, "p-error", "", "failure probability of one table lookup, e.g. 2^-40 (default 2^-40)")
 	fs.StringVar(&cc.gPError, "global-p-error", "", "failure probability of one whole inference, e.g. 0.01")
-	fs.StringVar(&cc.inputsEnc, "inputs-encryption", "", "for ONNX models: enc or clear per graph input, comma-separated (default: all enc)")
+	fs.BoolVar(&cc.calibrated, "calibrated-ranges", false, "narrow bit widths to the ranges the -inputset reaches instead of the sound ones (smaller, but unseen inputs may overflow)")
 }
 
 // parseProb parses a probability written as a number or as 2^-K.
@@ -67,93 +62,6 @@ func parseProb(flagName, s string) (float64, error) {
 	return p, nil
 }
 
-// loadModel reads an ONNX model (imported and, when it holds quantizers,
-// lowered to integers) or a .fir file.
-func loadModel(path string, cc *compileConfig, stderr io.Writer) (*ir.Func, error) {
-	if !strings.HasSuffix(path, ".onnx") {
-		if cc.inputsEnc != "" {
-			return nil, fmt.Errorf("--inputs-encryption applies to ONNX models; a .fir file says enc<...> or tensor<...> per parameter")
-		}
-		return loadFIR(path)
-	}
-	m, err := onnx.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	opts := onnx.ImportOptions{}
-	if cc.inputsEnc != "" {
-		kinds := strings.Split(cc.inputsEnc, ",")
-		if len(kinds) != len(m.Graph.Inputs) {
-			return nil, fmt.Errorf("--inputs-encryption %q: %d entries, the model has %d inputs", cc.inputsEnc, len(kinds), len(m.Graph.Inputs))
-		}
-		opts.ClearInputs = map[string]bool{}
-		for i, k := range kinds {
-			switch strings.TrimSpace(k) {
-			case "enc", "encrypted":
-			case "clear":
-				opts.ClearInputs[m.Graph.Inputs[i].Name] = true
-			default:
-				return nil, fmt.Errorf("--inputs-encryption %q: entry %q, want enc or clear", cc.inputsEnc, k)
-			}
-		}
-	}
-	f, err := m.ImportFloat(opts)
-	if err != nil {
-		return nil, err
-	}
-	if !quant.HasQuantizers(f) {
-		if cc.qat {
-			return nil, fmt.Errorf("%s: --qat given, but the model holds no quantizers (QONNX Quant or QuantizeLinear/DequantizeLinear nodes)", path)
-		}
-		return nil, fmt.Errorf("%s: the model holds no quantizers: post-training quantization (--n-bits with --inputset) is not available yet; export a quantization-aware model with Brevitas", path)
-	}
-	if cc.nBits != "" {
-		fmt.Fprintf(stderr, "fheir: --n-bits %s ignored: the quantization-aware model fixes its bit widths\n", cc.nBits)
-	}
-	if err := quant.LowerQAT(f); err != nil {
-		return nil, withFile(path, err)
-	}
-	return f, nil
-}
-
-// readCalibration reads an input set for a single-parameter function: one
-// sample per row of the .npy file.
-func readCalibration(path string, f *ir.Func) ([][]*ir.Tensor, error) {
-	if len(f.Params) != 1 {
-		return nil, fmt.Errorf("--inputset: the model has %d inputs; calibration supports one", len(f.Params))
-	}
-	a, err := npy.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	data := a.F
-	if data == nil {
-		data = make([]float64, len(a.I))
-		for i, x := range a.I {
-			data[i] = float64(x)
-		}
-	}
-	p := f.Params[0]
-	n := p.Type.Size()
-	if n == 0 || len(data) == 0 || len(data)%n != 0 {
-		return nil, fmt.Errorf("--inputset %s: %d values are not a whole number of samples of shape %v", path, len(data), p.Type.Shape)
-	}
-	var set [][]*ir.Tensor
-	for r := 0; r < len(data)/n; r++ {
-		row := append([]float64{}, data[r*n:(r+1)*n]...)
-		if p.Type.Elem.Float {
-			set = append(set, []*ir.Tensor{ir.NewFloats(p.Type.Shape, row)})
-			continue
-		}
-		iv := make([]int64, n)
-		for i, x := range row {
-			iv[i] = int64(math.Round(x))
-		}
-		set = append(set, []*ir.Tensor{ir.NewInts(p.Type.Shape, iv)})
-	}
-	return set, nil
-}
-
 // compiled is a model after the passes, lowering and parameter selection.
 type compiled struct {
 	f      *ir.Func
@@ -178,16 +86,19 @@ func compileModel(path, name string, cc *compileConfig, out, stderr io.Writer) (
 	if pe > 0 && gpe > 0 {
 		return nil, fmt.Errorf("set --p-error or --global-p-error, not both")
 	}
-	f, err := loadModel(path, cc, stderr)
-	if err != nil {
-		return nil, err
-	}
 	popts := &passes.Options{Log: stderr}
 	if err := parseRounding(cc.roundBits, popts); err != nil {
 		return nil, err
 	}
-	if cc.inputset != "" {
-		if popts.Calibration, err = readCalibration(cc.inputset, f); err != nil {
+	f, err := cc.importModel(path)
+	if err != nil {
+		return nil, err
+	}
+	if cc.calibrated {
+		if cc.inputset == "" {
+			return nil, fmt.Errorf("--calibrated-ranges needs --inputset")
+		}
+		if popts.Calibration, err = frontend.LoadCalibration(cc.inputset, f); err != nil {
 			return nil, err
 		}
 	}
@@ -254,7 +165,7 @@ func init() {
 			"crypto parameter selection; prints the bit widths and the chosen parameters, and writes a\n" +
 			"package (model.go, circuit.bin, cmd/PKG) into -o, inside your Go module.",
 		usage: "in.onnx|in.fir -o ./out/mymodel [--package mymodel] [--inputset calib.npy] [--n-bits 8] [--qat]\n" +
-			"       [--rounding-threshold-bits 6[:approximate]] [--p-error 2^-40 | --global-p-error 0.01] [--inputs-encryption enc,clear]",
+			"       [--rounding-threshold-bits 6[:approximate]] [--p-error 2^-40 | --global-p-error 0.01] [--clear-inputs name,...]",
 		example: "  fheir compile model.qonnx.onnx -o ./out/mymodel --rounding-threshold-bits 6\n" +
 			"  go run ./out/mymodel/cmd/mymodel --input x.npy --mode execute",
 		flags: func(fs *flag.FlagSet) {
