@@ -21,8 +21,6 @@ func newPRNG() (*prng, error) {
 	return &prng{r: rand.New(rand.NewChaCha8(seed))}, nil
 }
 
-func newPRNGSeed(seed [32]byte) *prng { return &prng{r: rand.New(rand.NewChaCha8(seed))} }
-
 func (p *prng) uint64() uint64 { return p.r.Uint64() }
 
 // bit returns a uniform bit.

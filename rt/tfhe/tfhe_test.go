@@ -265,6 +265,9 @@ func TestCatalog(t *testing.T) {
 			t.Errorf("no set for %d-bit lookups", b)
 		}
 	}
+	if q, err := nttPrime(58, 17); err != nil || q != qPrime {
+		t.Errorf("qPrime = %#x, the largest 58-bit prime = 1 mod 2^17 is %#x (%v)", qPrime, q, err)
+	}
 	if minStd128(1024, 64) < math.Exp2(-24) || minStd128(1024, 64) > math.Exp2(-23) {
 		t.Errorf("curve at n=1024: 2^%.2f, want about 2^-23.6", math.Log2(minStd128(1024, 64)))
 	}
