@@ -77,6 +77,10 @@ func (ev *Evaluator) bootstrapExact(dst, ct *Ciphertext, lut *LUT) {
 	ev.sampleExtract(dst.c)
 }
 
+// CostExact estimates the seconds of one lookup built by NewLUTExact
+// dropping dropBits bits: dropBits bit extractions plus the lookup.
+func (p Params) CostExact(dropBits int) float64 { return float64(dropBits+1) * p.Cost() }
+
 // PFailExact is the failure probability of a lookup built by NewLUTExact
 // dropping dropBits bits, reading a weighted sum of 2-norm norm2: the
 // union bound over the bit extractions and the final lookup.

@@ -47,6 +47,7 @@ func GenSecretKey(p Params) (*SecretKey, error) {
 	return sk, nil
 }
 
+// prng returns the key's generator (sk.mu must be held).
 func (sk *SecretKey) prng() *prng {
 	if sk.rng == nil {
 		r, err := newPRNG()
@@ -88,7 +89,9 @@ func phaseLWE(c, key []uint64) uint64 {
 func (sk *SecretKey) Encrypt(m int64) *Ciphertext {
 	p := sk.params
 	ct := p.NewCiphertext()
+	sk.mu.Lock()
 	encryptLWE(ct.c, sk.big, uint64(m)*p.delta(), p.GLWEStdDev*0x1p64, sk.prng())
+	sk.mu.Unlock()
 	return ct
 }
 
@@ -122,6 +125,8 @@ func (sk *SecretKey) GenEvalKey() (*EvalKey, error) {
 	if err != nil {
 		return nil, err
 	}
+	sk.mu.Lock()
+	defer sk.mu.Unlock()
 	rng := sk.prng()
 	ek := &EvalKey{params: p}
 	ek.bsk = genBSK(p, rq, sk.small, sk.big, rng)

@@ -273,6 +273,8 @@ func (sk *SecretKey) UnmarshalBinary(data []byte) error {
 			return errorf(CodeCorruptData, "secret key: non-binary coefficient")
 		}
 	}
-	*sk = SecretKey{params: p, small: small, big: big}
+	sk.mu.Lock()
+	sk.params, sk.small, sk.big, sk.rng = p, small, big, nil
+	sk.mu.Unlock()
 	return nil
 }

@@ -1,6 +1,8 @@
 package tfhe
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"math/rand/v2"
 	"testing"
@@ -146,4 +148,40 @@ func TestWrongKey(t *testing.T) {
 	big := Catalog()[0].NewCiphertext()
 	_ = other.Decrypt(big)
 	_ = other.Decrypt(&Ciphertext{})
+}
+
+func TestEvalKeyStream(t *testing.T) {
+	p := InsecureTestParams(4)
+	e := newEnv(t, p)
+	var buf bytes.Buffer
+	n, err := e.ek.WriteTo(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := e.ek.MarshalBinary()
+	if int(n) != buf.Len() || !bytes.Equal(buf.Bytes(), data) {
+		t.Fatalf("WriteTo wrote %d bytes, differs from MarshalBinary (%d bytes)", n, len(data))
+	}
+	// two keys back to back: the reader stops after the first checksum
+	buf.Write(data)
+	br := bufio.NewReader(&buf)
+	for i := 0; i < 2; i++ {
+		ek, err := ReadEvalKey(br)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := NewEvaluator(p, ek); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, pos := range []int{3, 40, len(data) / 2, len(data) - 3} {
+		b := append([]byte(nil), data...)
+		b[pos] ^= 0x10
+		_, err := ReadEvalKey(bytes.NewReader(b))
+		wantCode(t, "stream flipped byte", err, CodeCorruptData)
+	}
+	for _, n := range []int{0, 10, 50, len(data) / 2, len(data) - 1} {
+		_, err := ReadEvalKey(bytes.NewReader(data[:n]))
+		wantCode(t, "stream truncated", err, CodeCorruptData)
+	}
 }

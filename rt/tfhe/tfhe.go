@@ -1,13 +1,17 @@
 package tfhe
 
+import "sync"
+
 // SecretKey is the client's secret: the small LWE key (dimension n) and the
 // GLWE key (k polynomials of degree N, also used as the big LWE key of
 // dimension k·N under which ciphertexts live). Keys are uniform binary.
+// Its methods are safe for concurrent use.
 type SecretKey struct {
 	params Params
 	small  []uint64 // n bits
 	big    []uint64 // k·N bits, GLWE key coefficients
-	rng    *prng
+	mu     sync.Mutex
+	rng    *prng // guarded by mu
 }
 
 // EvalKey is the server's evaluation key: the bootstrapping key (GGSW
