@@ -32,7 +32,7 @@ type compileConfig struct {
 
 func (cc *compileConfig) flags(fs *flag.FlagSet) {
 	cc.importConfig.flags(fs)
-	fs.StringVar(&cc.roundBits, "rounding-threshold-bits", "", "make every table lookup read at most N bits: N or N:approximate")
+	fs.StringVar(&cc.roundBits, "rounding-threshold-bits", cc.roundBits, "make every table lookup read at most N bits: N or N:approximate (empty: no rounding)")
 	fs.StringVar(&cc.pError, "p-error", "", "failure probability of one table lookup, e.g. 2^-40 (default 2^-40)")
 	fs.StringVar(&cc.gPError, "global-p-error", "", "failure probability of one whole inference, e.g. 0.01")
 	fs.BoolVar(&cc.calibrated, "calibrated-ranges", false, "narrow bit widths to the ranges the -inputset reaches instead of the sound ones (smaller, but unseen inputs may overflow)")

@@ -84,7 +84,10 @@ func mean(ds []time.Duration) time.Duration {
 
 func init() {
 	var (
-		cc      compileConfig
+		// Approximate rounding to 4 bits keeps the demo model's accuracy
+		// and makes its lookups about 20 times cheaper than the exact
+		// 7-bit ones (-rounding-threshold-bits= turns it off).
+		cc      = compileConfig{roundBits: "4:approximate"}
 		n       int
 		model   string
 		workers int
@@ -95,7 +98,7 @@ func init() {
 			"run encrypted inference on a server that holds only the evaluation keys, decrypt, and print\n" +
 			"each encrypted prediction next to the clear one and the label, with timings and key sizes.",
 		usage:   "[-n 5] [-model path.onnx] [compile flags]",
-		example: "  fheir demo\n  fheir demo -n 10 -rounding-threshold-bits 6:approximate",
+		example: "  fheir demo\n  fheir demo -n 10 -rounding-threshold-bits 6:approximate\n  fheir demo -rounding-threshold-bits=   # exact 7-bit lookups: slower, larger keys",
 		flags: func(fs *flag.FlagSet) {
 			cc.flags(fs)
 			fs.IntVar(&n, "n", 5, "number of test samples to run encrypted")
@@ -129,6 +132,11 @@ func runDemo(model string, n, workers int, cc *compileConfig, stdout, stderr io.
 		return res.params
 	}
 	fmt.Fprintf(stdout, "compiled in %v\n\n", time.Since(start).Round(time.Millisecond))
+	if strings.HasSuffix(cc.roundBits, ":approximate") {
+		fmt.Fprintf(stdout, "note: with approximate rounding (-rounding-threshold-bits %s) an encrypted lookup whose input lies\n"+
+			"next to a rounding boundary may read the neighbouring entry, so encrypted outputs may differ from the\n"+
+			"clear ones by a unit in a few places (simulate mode models this); -rounding-threshold-bits= runs exact.\n\n", cc.roundBits)
+	}
 	c := res.c
 	in := &c.Values[c.Inputs[0].Value]
 	if len(c.Inputs) != 1 || len(c.Outputs) != 1 {
@@ -230,9 +238,9 @@ func runDemo(model string, n, workers int, cc *compileConfig, stdout, stderr io.
 		inBytes, outBytes = len(ct), len(out)
 
 		fp, cp := argmax(fy[0]), argmax(cy[0])
-		same := true
+		var diff int64 // largest difference of the integer outputs
 		for j := range fq[0] {
-			same = same && fq[0][j] == cq[0][j]
+			diff = max(diff, fq[0][j]-cq[0][j], cq[0][j]-fq[0][j])
 		}
 		mark := ""
 		if fp == label {
@@ -246,10 +254,10 @@ func runDemo(model string, n, workers int, cc *compileConfig, stdout, stderr io.
 		if fp == cp {
 			agree++
 		}
-		if same {
+		if diff == 0 {
 			exact++
 		} else {
-			mark += "  (encrypted outputs differ from clear)"
+			mark += fmt.Sprintf("  (integer outputs differ from clear by up to %d)", diff)
 		}
 		fmt.Fprintf(stdout, "%6d  %3d  %5d  %5d%s\n", i, fp, cp, label, mark)
 	}
@@ -259,7 +267,7 @@ func runDemo(model string, n, workers int, cc *compileConfig, stdout, stderr io.
 		mean(runT).Round(time.Millisecond), mean(decT).Round(time.Microsecond))
 	fmt.Fprintf(stdout, "sizes: evaluation keys %s, secret key %s, encrypted input %s, encrypted output %s\n",
 		rt.FormatBytes(int64(len(evalKeys))), rt.FormatBytes(ks.Secret), rt.FormatBytes(int64(inBytes)), rt.FormatBytes(int64(outBytes)))
-	fmt.Fprintf(stdout, "accuracy over %d samples: FHE %d/%d, clear %d/%d; FHE prediction = clear prediction %d/%d; encrypted outputs bit-exact %d/%d\n",
+	fmt.Fprintf(stdout, "accuracy over %d samples: FHE %d/%d, clear %d/%d; FHE prediction = clear prediction %d/%d; integer outputs equal %d/%d\n",
 		n, fheOK, n, clearOK, n, agree, n, exact, n)
 	return nil
 }
