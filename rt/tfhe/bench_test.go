@@ -96,6 +96,16 @@ func BenchmarkPBS(b *testing.B) {
 	}
 }
 
+// BenchmarkGroupSize compares multi-bit group sizes 2 and 3 on a 4-bit set
+// (same n, N, decompositions).
+func BenchmarkGroupSize(b *testing.B) {
+	for _, g := range []int{2, 3} {
+		p := mkParams("g", 4, 750, 1, 2048, g, 24, 1, 2, 7)
+		b.Run(fmt.Sprintf("g=%d", g), func(b *testing.B) { benchParams(b, p) })
+		delete(benchCache, p.String())
+	}
+}
+
 func BenchmarkStepParts(b *testing.B) {
 	p, _ := ParamsByName("p4a", 4)
 	e := getBenchEnv(b, p)

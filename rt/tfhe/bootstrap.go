@@ -189,14 +189,18 @@ func (ev *Evaluator) mulGGSW(keys []uint64) {
 	for col := 0; col < k1; col++ {
 		clear(ev.prod[col])
 	}
-	if combos == 3 && rows <= 6 {
+	if (combos == 3 || combos == 7) && rows <= 6 {
 		// one 128-bit accumulator per coefficient over the rows, reduced once
 		for col := 0; col < k1; col++ {
 			hi, lo := ev.accHi[:N], ev.accLo[:N]
 			clear(hi)
 			clear(lo)
 			for row := 0; row < rows; row++ {
-				ev.mulRow3(hi, lo, ev.dig[row][:N], keys, row, col, rows, k1)
+				if combos == 3 {
+					ev.mulRow3(hi, lo, ev.dig[row][:N], keys, row, col, rows, k1)
+				} else {
+					ev.mulRow7(hi, lo, ev.dig[row][:N], keys, row, col, rows, k1)
+				}
 			}
 			out := ev.prod[col][:N]
 			for t := range out {
@@ -260,6 +264,45 @@ func (ev *Evaluator) mulRow3(accHi, accLo, d, keys []uint64, row, col, rows, k1 
 		hi += h2 + c
 		H, _ := bits.Mul64(lo*qInv, Q)
 		s := hi - H + Q // in [0, 2Q)
+		ph, pl := bits.Mul64(d[t], s)
+		accLo[t], c = bits.Add64(accLo[t], pl, 0)
+		accHi[t] += ph + c
+	}
+}
+
+// mulRow7 is mulRow3 for seven combinations (GroupSize 3):
+// 7·2Q·Q < 2^64·Q still holds for Q < 2^58.
+func (ev *Evaluator) mulRow7(accHi, accLo, d, keys []uint64, row, col, rows, k1 int) {
+	Q, qInv := ev.r.Q, ev.r.qInv
+	N := len(d)
+	accHi, accLo = accHi[:N], accLo[:N]
+	key := func(c int) []uint64 { return keys[((c*rows+row)*k1+col)*N:][:N] }
+	g0, g1, g2, g3, g4, g5, g6 := key(0), key(1), key(2), key(3), key(4), key(5), key(6)
+	tw := ev.tw
+	t0, t1, t2, t3, t4, t5, t6 := tw[0][:N], tw[1][:N], tw[2][:N], tw[3][:N], tw[4][:N], tw[5][:N], tw[6][:N]
+	for t := 0; t < N; t++ {
+		h, lo := bits.Mul64(t0[t], g0[t])
+		var c uint64
+		h1, l1 := bits.Mul64(t1[t], g1[t])
+		lo, c = bits.Add64(lo, l1, 0)
+		h += h1 + c
+		h1, l1 = bits.Mul64(t2[t], g2[t])
+		lo, c = bits.Add64(lo, l1, 0)
+		h += h1 + c
+		h1, l1 = bits.Mul64(t3[t], g3[t])
+		lo, c = bits.Add64(lo, l1, 0)
+		h += h1 + c
+		h1, l1 = bits.Mul64(t4[t], g4[t])
+		lo, c = bits.Add64(lo, l1, 0)
+		h += h1 + c
+		h1, l1 = bits.Mul64(t5[t], g5[t])
+		lo, c = bits.Add64(lo, l1, 0)
+		h += h1 + c
+		h1, l1 = bits.Mul64(t6[t], g6[t])
+		lo, c = bits.Add64(lo, l1, 0)
+		h += h1 + c
+		H, _ := bits.Mul64(lo*qInv, Q)
+		s := h - H + Q // in [0, 2Q)
 		ph, pl := bits.Mul64(d[t], s)
 		accLo[t], c = bits.Add64(accLo[t], pl, 0)
 		accHi[t] += ph + c

@@ -276,7 +276,7 @@ func (p Params) Cost() float64 {
 	steps := float64(p.LWEDim / g)
 	combos := float64(int(1)<<g - 1)
 	perStep := (k1*l+k1)*ntt + // forward NTT of the digits, inverse of the products
-		(combos+1)*k1*k1*l*N*mulSeconds + // GGSW' assembly and digit products
+		k1*k1*l*N*(mulSeconds+combos*comboSeconds) + // GGSW' assembly and digit products
 		k1*l*N*decompSeconds + combos*N*twiddleSeconds
 	// Key switch: memory bound on the 32-bit key (zero digits are skipped).
 	ks := float64(p.GLWEDim*p.PolyDegree*p.KSLevels*(p.LWEDim+1)) * ksSecondsPerMAC * (1 - math.Ldexp(1, -p.KSBaseLog))
@@ -287,7 +287,8 @@ func (p Params) Cost() float64 {
 // machine, single goroutine, least contended runs).
 const (
 	nttSecondsPerButterfly = 1.35e-9
-	mulSeconds             = 1.0e-9
+	mulSeconds             = 1.55e-9 // per GGSW' coefficient: reduction, digit product
+	comboSeconds           = 0.5e-9  // per combination and coefficient (128-bit MAC)
 	decompSeconds          = 1.8e-9
 	twiddleSeconds         = 0.4e-9
 	ksSecondsPerMAC        = 0.8e-9

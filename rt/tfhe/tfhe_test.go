@@ -474,3 +474,14 @@ func TestFailureRate(t *testing.T) {
 		t.Errorf("failure rate %.4f, model %.4f", rate, model)
 	}
 }
+
+// TestGroupSizes runs the blind rotation with 1, 2 and 3 key bits per
+// external product (generic, 3-combination and 7-combination kernels).
+func TestGroupSizes(t *testing.T) {
+	for g := 1; g <= 3; g++ {
+		p := InsecureTestParams(4)
+		p.LWEDim, p.GroupSize = 60, g
+		e := newEnv(t, p)
+		checkPBS(t, e, 2, uint64(g))
+	}
+}
