@@ -6,12 +6,16 @@ import (
 	"go/format"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/tools/txtar"
 
+	"github.com/fheir/fheir/frontend"
+	"github.com/fheir/fheir/ir"
+	"github.com/fheir/fheir/passes"
 	"github.com/fheir/fheir/rt"
 )
 
@@ -25,8 +29,10 @@ var goldenSections = map[string]string{
 
 // TestGolden compares the generated Go source of small models with the
 // want sections of testdata/golden/*.txtar (after gofmt). Each file has a
-// comment line "package NAME", an -- in.fir -- section and want sections.
-// Run with -update to rewrite the want sections.
+// comment line "package NAME", an -- in.fir -- section or a -- model --
+// section naming a committed ONNX model (with an optional -- rounding --
+// section), and want sections. Run with -update to rewrite the want
+// sections.
 func TestGolden(t *testing.T) {
 	files, _ := filepath.Glob("testdata/golden/*.txtar")
 	if len(files) == 0 {
@@ -39,13 +45,31 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			pkg := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(ar.Comment)), "package"))
-			var src string
+			sec := map[string]string{}
 			for _, f := range ar.Files {
-				if f.Name == "in.fir" {
-					src = string(f.Data)
-				}
+				sec[f.Name] = string(f.Data)
 			}
-			c, posts, err := Lower(parseFIR(t, file, src))
+			var f *ir.Func
+			if model := strings.TrimSpace(sec["model"]); model != "" {
+				// A committed model through the front end and the default
+				// pipeline, with the -- rounding -- section's N[:method].
+				var err error
+				if f, err = frontend.Import(model, frontend.Options{}); err != nil {
+					t.Fatal(err)
+				}
+				opts := &passes.Options{}
+				if r := strings.TrimSpace(sec["rounding"]); r != "" {
+					bits, method, _ := strings.Cut(r, ":")
+					opts.RoundingBits, _ = strconv.Atoi(bits)
+					opts.RoundingMethod = method
+				}
+				if err := passes.Run(f, passes.DefaultPipeline, opts); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				f = parseFIR(t, file, sec["in.fir"])
+			}
+			c, posts, err := Lower(f)
 			if err != nil {
 				t.Fatal(err)
 			}
