@@ -142,3 +142,24 @@ func TestPackageName(t *testing.T) {
 		}
 	}
 }
+
+// TestDemo runs the README's command on two samples of the bundled model.
+// (That encrypted results stay within the approximate rounding's error of
+// the clear ones is checked by codegen's end-to-end test.)
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates keys and runs encrypted inference (a few seconds)")
+	}
+	repo, _ := filepath.Abs(filepath.Join("..", ".."))
+	code, out, errs := runFheir(t, repo, "demo", "-n", "2")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	t.Log(out)
+	for _, want := range []string{"model testdata/models/qat_mlp_demo.qonnx.op14.onnx", "sample  FHE  clear  label",
+		"timings: keygen", "sizes: evaluation keys", "accuracy over 2 samples: FHE "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+}
