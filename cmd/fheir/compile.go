@@ -30,9 +30,11 @@ type compileConfig struct {
 	calibrated bool
 }
 
-func (cc *compileConfig) flags(fs *flag.FlagSet) {
+// flags registers the flags; roundBits is the default of
+// -rounding-threshold-bits.
+func (cc *compileConfig) flags(fs *flag.FlagSet, roundBits string) {
 	cc.importConfig.flags(fs)
-	fs.StringVar(&cc.roundBits, "rounding-threshold-bits", cc.roundBits, "make every table lookup read at most N bits: N or N:approximate (empty: no rounding)")
+	fs.StringVar(&cc.roundBits, "rounding-threshold-bits", roundBits, "make every table lookup read at most N bits: N or N:approximate (empty: no rounding)")
 	fs.StringVar(&cc.pError, "p-error", "", "failure probability of one table lookup, e.g. 2^-40 (default 2^-40)")
 	fs.StringVar(&cc.gPError, "global-p-error", "", "failure probability of one whole inference, e.g. 0.01")
 	fs.BoolVar(&cc.calibrated, "calibrated-ranges", false, "narrow bit widths to the ranges the -inputset reaches instead of the sound ones (smaller, but unseen inputs may overflow)")
@@ -169,7 +171,7 @@ func init() {
 		example: "  fheir compile model.qonnx.onnx -o ./out/mymodel --rounding-threshold-bits 6\n" +
 			"  go run ./out/mymodel/cmd/mymodel --input x.npy --mode execute",
 		flags: func(fs *flag.FlagSet) {
-			cc.flags(fs)
+			cc.flags(fs, "")
 			fs.StringVar(&outDir, "o", "", "output directory of the generated package (inside a Go module)")
 			fs.StringVar(&pkg, "package", "", "Go package name (default: the output directory's name)")
 		},
@@ -178,6 +180,7 @@ func init() {
 				fs.Usage()
 				return exitError(2)
 			}
+			pkg := pkg
 			if pkg == "" {
 				pkg = packageName(outDir)
 			}

@@ -84,10 +84,7 @@ func mean(ds []time.Duration) time.Duration {
 
 func init() {
 	var (
-		// Approximate rounding to 4 bits keeps the demo model's accuracy
-		// and makes its lookups about 20 times cheaper than the exact
-		// 7-bit ones (-rounding-threshold-bits= turns it off).
-		cc      = compileConfig{roundBits: "4:approximate"}
+		cc      compileConfig
 		n       int
 		model   string
 		workers int
@@ -100,7 +97,10 @@ func init() {
 		usage:   "[-n 5] [-model path.onnx] [compile flags]",
 		example: "  fheir demo\n  fheir demo -n 10 -rounding-threshold-bits 6:approximate\n  fheir demo -rounding-threshold-bits=   # exact 7-bit lookups: slower, larger keys",
 		flags: func(fs *flag.FlagSet) {
-			cc.flags(fs)
+			// Approximate rounding to 4 bits keeps the demo model's
+			// accuracy and makes its lookups about 20 times cheaper than
+			// the exact 7-bit ones (-rounding-threshold-bits= turns it off).
+			cc.flags(fs, "4:approximate")
 			fs.IntVar(&n, "n", 5, "number of test samples to run encrypted")
 			fs.StringVar(&model, "model", "", "ONNX model (default: the bundled one); PREFIX.input.npy and PREFIX.label.npy must sit next to it")
 			fs.IntVar(&workers, "workers", 0, "goroutines of encrypted evaluation (0: all CPUs)")
