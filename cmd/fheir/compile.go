@@ -168,7 +168,7 @@ func init() {
 			"package (model.go, circuit.bin, cmd/PKG) into -o, inside your Go module.",
 		usage: "in.onnx|in.fir -o ./out/mymodel [--package mymodel] [--inputset calib.npy] [--n-bits 8] [--qat]\n" +
 			"       [--rounding-threshold-bits 6[:approximate]] [--p-error 2^-40 | --global-p-error 0.01] [--clear-inputs name,...]",
-		example: "  fheir compile model.qonnx.onnx -o ./out/mymodel --rounding-threshold-bits 6\n" +
+		example: "  fheir compile model.qonnx.onnx -o ./out/mymodel --rounding-threshold-bits 6:approximate\n" +
 			"  go run ./out/mymodel/cmd/mymodel --input x.npy --mode execute",
 		flags: func(fs *flag.FlagSet) {
 			cc.flags(fs, "")
