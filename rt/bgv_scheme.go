@@ -270,9 +270,7 @@ func (s bgvScheme) info(c *Circuit) (ParamsInfo, error) {
 	}
 	L := int64(p.Levels)
 	N := int64(p.Slots())
-	// Relinearization key: one RNS digit per ciphertext modulus, each two
-	// polynomials over the L+1 ciphertext moduli and the special prime.
-	rlk := (L + 1) * 2 * (L + 2) * N * 8
+	rlk := p.EvalKeyBytes()
 	desc := p.String() + fmt.Sprintf("; batch-major: up to %d samples per evaluation, %v per sample at full slots", N, (est/time.Duration(N)).Round(time.Microsecond))
 	rot := int64(0)
 	ct := p.CiphertextBytes()

@@ -66,33 +66,60 @@ type Params struct {
 }
 
 // moduli returns the bit sizes of the ciphertext moduli q_0..q_L and of the
-// key-switching modulus P. Measured on lattigo v5 (see PARAMS.md): after a
+// key-switching moduli P. Measured on lattigo v5 (see PARAMS.md): after a
 // rescale the noise |m + t·e| settles near 2^(log t + 6 + (logN-14)/2);
 // q_i = log t + 18 bits keeps the baby-step giant-step polynomial
 // evaluator exact with ≥ 3 bits of margin (log t + 13 failed), q_0 holds
-// the settled noise with ≥ 16 bits to spare, and a single special prime
-// P a few bits above q_i keeps key-switching noise below the rescale noise.
-func (p Params) moduli() (q []int, pBits int) {
+// the settled noise with ≥ 16 bits to spare, and each special prime is a
+// few bits above q_i. The security budget left after Q buys up to
+// maxSpecial special primes: key switching then decomposes over groups of
+// that many q_i, so relinearization and rotation keys are that many times
+// smaller and faster (hybrid key switching).
+func (p Params) moduli() (q, pl []int) {
 	lt := bits.Len64(p.T)
 	extra := p.LogN - 14
 	qi := lt + 18 + extra
 	q0 := lt + 25 + extra
 	q = make([]int, p.Levels+1)
 	q[0] = q0
+	logQ := q0
 	for i := 1; i <= p.Levels; i++ {
 		q[i] = qi
+		logQ += qi
 	}
-	return q, min(qi+5, 61)
+	pb := min(qi+5, 61)
+	k := min(max((maxLogQP[p.LogN]-logQ)/pb, 1), maxSpecial, p.Levels+1)
+	pl = make([]int, k)
+	for i := range pl {
+		pl[i] = pb
+	}
+	return q, pl
+}
+
+// maxSpecial bounds the number of special primes.
+const maxSpecial = 4
+
+func sum(x []int) int {
+	s := 0
+	for _, v := range x {
+		s += v
+	}
+	return s
 }
 
 // LogQP returns log2(Q·P) (rounded up to whole bits per modulus).
 func (p Params) LogQP() int {
-	q, pb := p.moduli()
-	s := pb
-	for _, b := range q {
-		s += b
-	}
-	return s
+	q, pl := p.moduli()
+	return sum(q) + sum(pl)
+}
+
+// EvalKeyBytes returns the size of one relinearization or rotation key:
+// one digit per group of len(P) ciphertext moduli, each two polynomials
+// over all Q and P moduli.
+func (p Params) EvalKeyBytes() int64 {
+	q, pl := p.moduli()
+	digits := (len(q) + len(pl) - 1) / len(pl)
+	return int64(digits) * 2 * int64(len(q)+len(pl)) * int64(p.Slots()) * 8
 }
 
 // MaxLevels returns the most levels a set with ring degree 2^logN and
@@ -102,17 +129,17 @@ func MaxLevels(logN int, t uint64) int {
 	if !ok {
 		return -1
 	}
-	q, pb := Params{LogN: logN, T: t, Levels: 1}.moduli()
-	return (bound - q[0] - pb) / q[1]
+	q, pl := Params{LogN: logN, T: t, Levels: 1}.moduli()
+	return (bound - q[0] - pl[0]) / q[1]
 }
 
 // Name is the set's stable name, "n<logN>-t<T>-l<Levels>".
 func (p Params) Name() string { return fmt.Sprintf("n%d-t%d-l%d", p.LogN, p.T, p.Levels) }
 
 func (p Params) String() string {
-	q, pb := p.moduli()
-	return fmt.Sprintf("BGV N=2^%d t=%d (%d bits) levels=%d logQ=%d (q0 %d + %d×%d) logP=%d logQP=%d (max %d) %d slots",
-		p.LogN, p.T, bits.Len64(p.T), p.Levels, p.LogQP()-pb, q[0], p.Levels, q[min(1, p.Levels)], pb, p.LogQP(), maxLogQP[p.LogN], p.Slots())
+	q, pl := p.moduli()
+	return fmt.Sprintf("BGV N=2^%d t=%d (%d bits) levels=%d logQ=%d (q0 %d + %d×%d) logP=%d (%d×%d) logQP=%d (max %d) %d slots",
+		p.LogN, p.T, bits.Len64(p.T), p.Levels, sum(q), q[0], p.Levels, q[min(1, p.Levels)], sum(pl), len(pl), pl[0], p.LogQP(), maxLogQP[p.LogN], p.Slots())
 }
 
 // Slots returns the number of plaintext slots (N).
@@ -218,8 +245,8 @@ func (p Params) Lattigo() (heint.Parameters, error) {
 	if err := p.Validate(); err != nil {
 		return heint.Parameters{}, err
 	}
-	q, pb := p.moduli()
-	hp, err := heint.NewParametersFromLiteral(heint.ParametersLiteral{LogN: p.LogN, LogQ: q, LogP: []int{pb}, PlaintextModulus: p.T})
+	q, pl := p.moduli()
+	hp, err := heint.NewParametersFromLiteral(heint.ParametersLiteral{LogN: p.LogN, LogQ: q, LogP: pl, PlaintextModulus: p.T})
 	if err != nil {
 		return heint.Parameters{}, errorf(CodeBadArgument, "%s: lattigo rejects the parameters: %v", p.Name(), err)
 	}
