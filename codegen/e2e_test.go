@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"runtime"
 	"strconv"
 	"strings"
@@ -385,7 +386,7 @@ func TestClientServerBytes(t *testing.T) {
 			t.Fatal(err)
 		}
 		for k := range want {
-			if !equalInts(got[k], clear[k]) || !equalInts(clear[k], want[k]) {
+			if !slices.Equal(got[k], clear[k]) || !slices.Equal(clear[k], want[k]) {
 				t.Errorf("sample %d output %d: execute %v, disable %v, interpreter %v", i, k, got[k], clear[k], want[k])
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -105,18 +106,6 @@ func floats(in []*ir.Tensor) [][]float64 {
 	return x
 }
 
-func equalInts(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // TestLowerMatchesInterpreter checks, on handmade networks covering every
 // lowering rule, that the circuit run in Disable mode gives the same
 // integers as the IR interpreter on many random inputs, and that the
@@ -145,7 +134,7 @@ func TestLowerMatchesInterpreter(t *testing.T) {
 					t.Fatal(err)
 				}
 				for i := range q {
-					if !equalInts(q[i], qin[i]) {
+					if !slices.Equal(q[i], qin[i]) {
 						t.Fatalf("trial %d: circuit quantizes input %d to %v, IR to %v", trial, i, q[i], qin[i])
 					}
 				}
@@ -154,7 +143,7 @@ func TestLowerMatchesInterpreter(t *testing.T) {
 					t.Fatalf("trial %d: %v", trial, err)
 				}
 				for i := range want {
-					if want[i] != nil && !equalInts(got[i], want[i]) {
+					if want[i] != nil && !slices.Equal(got[i], want[i]) {
 						t.Fatalf("trial %d: output %d: circuit %v, interpreter %v (inputs %v)", trial, i, got[i], want[i], qin)
 					}
 				}
