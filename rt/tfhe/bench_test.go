@@ -1,7 +1,9 @@
 package tfhe
 
 import (
+	"flag"
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -212,5 +214,22 @@ func loopCPU(b *testing.B, f func()) {
 	}
 	if n > 0 {
 		b.ReportMetric(float64(cpuTime()-start)/float64(n)/1e6, "cpu-ms/op")
+	}
+}
+
+var benchSets = flag.String("tfhe.bench", "", "comma-separated catalog sets for BenchmarkPBSSets (e.g. p6c,p8b)")
+
+// BenchmarkPBSSets benchmarks the sets named by -tfhe.bench.
+func BenchmarkPBSSets(b *testing.B) {
+	if *benchSets == "" {
+		b.Skip("use -tfhe.bench=p6c,p8b")
+	}
+	for _, name := range strings.Split(*benchSets, ",") {
+		p, err := ParamsByName(name, int(name[1]-'0'))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name, func(b *testing.B) { benchParams(b, p) })
+		delete(benchCache, p.String())
 	}
 }

@@ -189,16 +189,19 @@ func (ev *Evaluator) mulGGSW(keys []uint64) {
 	for col := 0; col < k1; col++ {
 		clear(ev.prod[col])
 	}
-	if (combos == 3 || combos == 7) && rows <= 6 {
+	if (combos == 1 || combos == 3 || combos == 7) && rows <= 6 {
 		// one 128-bit accumulator per coefficient over the rows, reduced once
 		for col := 0; col < k1; col++ {
 			hi, lo := ev.accHi[:N], ev.accLo[:N]
 			clear(hi)
 			clear(lo)
 			for row := 0; row < rows; row++ {
-				if combos == 3 {
+				switch combos {
+				case 1:
+					ev.mulRow1(hi, lo, ev.dig[row][:N], keys, row, col, rows, k1)
+				case 3:
 					ev.mulRow3(hi, lo, ev.dig[row][:N], keys, row, col, rows, k1)
-				} else {
+				default:
 					ev.mulRow7(hi, lo, ev.dig[row][:N], keys, row, col, rows, k1)
 				}
 			}
@@ -265,6 +268,22 @@ func (ev *Evaluator) mulRow3(accHi, accLo, d, keys []uint64, row, col, rows, k1 
 		H, _ := bits.Mul64(lo*qInv, Q)
 		s := hi - H + Q // in [0, 2Q)
 		ph, pl := bits.Mul64(d[t], s)
+		accLo[t], c = bits.Add64(accLo[t], pl, 0)
+		accHi[t] += ph + c
+	}
+}
+
+// mulRow1 is mulRow3 for one combination (GroupSize 1).
+func (ev *Evaluator) mulRow1(accHi, accLo, d, keys []uint64, row, col, rows, k1 int) {
+	Q, qInv := ev.r.Q, ev.r.qInv
+	N := len(d)
+	accHi, accLo = accHi[:N], accLo[:N]
+	g0 := keys[(row*k1+col)*N:][:N]
+	t0 := ev.tw[0][:N]
+	for t := 0; t < N; t++ {
+		s := mredLazy(t0[t], g0[t], Q, qInv) // [0, 2Q)
+		ph, pl := bits.Mul64(d[t], s)
+		var c uint64
 		accLo[t], c = bits.Add64(accLo[t], pl, 0)
 		accHi[t] += ph + c
 	}

@@ -475,10 +475,10 @@ func TestFailureRate(t *testing.T) {
 	}
 }
 
-// TestGroupSizes runs the blind rotation with 1, 2 and 3 key bits per
-// external product (generic, 3-combination and 7-combination kernels).
+// TestGroupSizes runs the blind rotation with 1 to 4 key bits per external
+// product (the 1-, 3- and 7-combination kernels and the generic one).
 func TestGroupSizes(t *testing.T) {
-	for g := 1; g <= 3; g++ {
+	for g := 1; g <= 4; g++ {
 		p := InsecureTestParams(4)
 		p.LWEDim, p.GroupSize = 60, g
 		e := newEnv(t, p)
