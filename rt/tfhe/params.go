@@ -62,6 +62,7 @@ type Error struct {
 	Msg  string
 }
 
+// Error formats the error as "Code: message".
 func (e *Error) Error() string { return e.Code + ": " + e.Msg }
 
 // Stable error codes (append-only).
