@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -117,6 +119,11 @@ func compileModel(path, name string, cc *compileConfig, out, stderr io.Writer) (
 	}
 	c.Name = name
 	res := &compiled{f: f, c: c, posts: posts}
+	if cc.inputset != "" {
+		if err := selfCheck(out, f, c, posts, cc.inputset); err != nil {
+			return nil, withFile(path, err)
+		}
+	}
 	res.info, res.params = codegen.SelectParams(c, rt.SelectOptions{PError: pe, GlobalPError: gpe})
 	if res.params != nil {
 		res.params = withFile(path, res.params)
@@ -124,6 +131,48 @@ func compileModel(path, name string, cc *compileConfig, out, stderr io.Writer) (
 	}
 	printParams(out, res.info)
 	return res, nil
+}
+
+// selfCheck runs the circuit in the clear on up to 16 samples of the input
+// set and checks that it computes what the IR interpreter computes, bit
+// for bit (a lowering bug must not reach a deployment).
+func selfCheck(out io.Writer, f *ir.Func, c *rt.Circuit, posts []codegen.Post, inputset string) error {
+	samples, err := frontend.LoadCalibration(inputset, f)
+	if err != nil {
+		return err
+	}
+	samples = samples[:min(len(samples), 16)]
+	for i, in := range samples {
+		want, err := ir.Run(f, in)
+		if err != nil {
+			fmt.Fprintf(out, "self-check skipped: the interpreter fails on input set sample %d: %v\n", i, err)
+			return nil
+		}
+		x := make([][]float64, len(in))
+		for k, t := range in {
+			x[k] = t.Floats()
+		}
+		q, err := c.Quantize(x)
+		if err != nil {
+			return err
+		}
+		yq, err := c.Run(context.Background(), rt.Disable, q, nil)
+		if err != nil {
+			return fmt.Errorf("self-check on input set sample %d: %w", i, err)
+		}
+		y, err := c.Dequantize(yq)
+		if err != nil {
+			return err
+		}
+		for k := range y {
+			posts[k].Apply(y[k])
+			if !slices.Equal(y[k], want[k].Floats()) {
+				return fmt.Errorf("BUG: self-check on input set sample %d: the circuit computes %v for output %d, the IR interpreter %v", i, y[k], k, want[k].Floats())
+			}
+		}
+	}
+	fmt.Fprintf(out, "\nself-check: the circuit equals the IR interpreter on %d input set samples\n", len(samples))
+	return nil
 }
 
 func printParams(out io.Writer, pi rt.ParamsInfo) {

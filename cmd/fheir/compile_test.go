@@ -57,11 +57,12 @@ func TestCompile(t *testing.T) {
 	repo, _ := filepath.Abs(filepath.Join("..", ".."))
 	model := filepath.Join(repo, "testdata", "fixtures", "qat_simplenet_wine.qonnx.op14.onnx")
 	dir := tempModuleDir(t)
-	code, out, errs := runFheir(t, dir, "compile", model, "-o", "out/wine", "--rounding-threshold-bits", "6:approximate", "--global-p-error", "0.01")
+	calib := filepath.Join(repo, "testdata", "fixtures", "qat_simplenet_wine.calib.npy")
+	code, out, errs := runFheir(t, dir, "compile", model, "-o", "out/wine", "--rounding-threshold-bits", "6:approximate", "--global-p-error", "0.01", "--inputset", calib)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
-	for _, want := range []string{"bit widths (qat_simplenet_wine.qonnx.op14.onnx)", "max_tlu_bits=6", "crypto parameters: tfhe/",
+	for _, want := range []string{"bit widths (qat_simplenet_wine.qonnx.op14.onnx)", "max_tlu_bits=6", "self-check: the circuit equals the IR interpreter on 16 input set samples", "crypto parameters: tfhe/",
 		"estimated cost: 60 lookups", "wrote package wine (example.com/app/out/wine)", "go run example.com/app/out/wine/cmd/wine"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
