@@ -159,6 +159,9 @@ func Select(r Requirements) (Params, error) {
 	if r.MsgBits > MaxMsgBits {
 		return Params{}, errorf(CodeAccumulatorTooWide, "values of %d bits, want at most %d bits", r.MsgBits, MaxMsgBits)
 	}
+	if math.IsNaN(r.MaxNorm2) || math.IsInf(r.MaxNorm2, 0) || math.IsNaN(r.PError) || r.PError >= 1 || r.ExactDropBits < 0 {
+		return Params{}, errorf(CodeBadArgument, "requirements: weight norm %g, p_error %g, exact drop %d", r.MaxNorm2, r.PError, r.ExactDropBits)
+	}
 	pe := r.PError
 	if pe <= 0 {
 		pe = DefaultPError

@@ -322,6 +322,17 @@ func TestSelect(t *testing.T) {
 	if !errors.As(err, &te) || te.Code != CodeNoCryptoParameters || !strings.Contains(err.Error(), "6-bit") || !strings.Contains(err.Error(), "1e+08") {
 		t.Errorf("huge norm: err = %v, want NoCryptoParameters naming width and norm", err)
 	}
+	for _, bad := range []Requirements{
+		{MsgBits: 4, PBSBits: 4, MaxNorm2: math.NaN()},
+		{MsgBits: 4, PBSBits: 4, MaxNorm2: math.Inf(1)},
+		{MsgBits: 4, PBSBits: 5},
+		{MsgBits: 4, PBSBits: 0},
+		{MsgBits: 4, PBSBits: 4, PError: 2},
+	} {
+		if _, err := Select(bad); !errors.As(err, &te) || te.Code != CodeBadArgument {
+			t.Errorf("Select(%+v): err = %v, want BadArgument", bad, err)
+		}
+	}
 	_, err = Select(Requirements{MsgBits: 30, PBSBits: 4})
 	if !errors.As(err, &te) || te.Code != CodeAccumulatorTooWide {
 		t.Errorf("30-bit messages: err = %v", err)
