@@ -9,6 +9,7 @@ import "math/bits"
 // not mix sets).
 func (ev *Evaluator) Bootstrap(dst, ct *Ciphertext, lut *LUT) {
 	ev.check(dst, ct)
+	dirty(dst)
 	if lut == nil {
 		panic("BUG: tfhe: nil LUT")
 	}

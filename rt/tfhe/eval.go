@@ -58,11 +58,19 @@ func (p Params) NewCiphertext() *Ciphertext {
 
 // CopyFrom sets ct to a copy of src.
 func (ct *Ciphertext) CopyFrom(src *Ciphertext) {
-	ct.fp = src.fp
+	ct.fp, ct.seed = src.fp, src.seed
 	if len(ct.c) != len(src.c) {
 		ct.c = make([]uint64, len(src.c))
 	}
 	copy(ct.c, src.c)
+}
+
+// dirty marks ciphertexts that ev overwrites: their mask no longer comes
+// from a seed.
+func dirty(cts ...*Ciphertext) {
+	for _, ct := range cts {
+		ct.seed = nil
+	}
 }
 
 func (ev *Evaluator) check(cts ...*Ciphertext) {
@@ -77,6 +85,7 @@ func (ev *Evaluator) check(cts ...*Ciphertext) {
 // Trivial sets dst to a noiseless encryption of the constant m.
 func (ev *Evaluator) Trivial(dst *Ciphertext, m int64) {
 	ev.check(dst)
+	dirty(dst)
 	clear(dst.c)
 	dst.c[len(dst.c)-1] = uint64(m) * ev.params.delta()
 }
@@ -89,6 +98,7 @@ func (ev *Evaluator) WeightedSum(dst *Ciphertext, in []*Ciphertext, w []int64, b
 	}
 	ev.check(dst)
 	ev.check(in...)
+	dirty(dst)
 	weightedSum(dst.c, in, w)
 	dst.c[len(dst.c)-1] += uint64(bias) * ev.params.delta()
 }
@@ -155,6 +165,7 @@ func (ev *Evaluator) Linear(dst, in []*Ciphertext, w []int64, bias []int64) {
 	}
 	ev.check(dst...)
 	ev.check(in...)
+	dirty(dst...)
 	for o, d := range dst {
 		weightedSum(d.c, in, w[o*nIn:(o+1)*nIn])
 		if bias != nil {
@@ -166,6 +177,7 @@ func (ev *Evaluator) Linear(dst, in []*Ciphertext, w []int64, bias []int64) {
 // Add sets dst = a + b (dst may alias a or b).
 func (ev *Evaluator) Add(dst, a, b *Ciphertext) {
 	ev.check(dst, a, b)
+	dirty(dst)
 	for j := range dst.c {
 		dst.c[j] = a.c[j] + b.c[j]
 	}
@@ -174,6 +186,7 @@ func (ev *Evaluator) Add(dst, a, b *Ciphertext) {
 // Sub sets dst = a - b (dst may alias a or b).
 func (ev *Evaluator) Sub(dst, a, b *Ciphertext) {
 	ev.check(dst, a, b)
+	dirty(dst)
 	for j := range dst.c {
 		dst.c[j] = a.c[j] - b.c[j]
 	}
@@ -182,6 +195,7 @@ func (ev *Evaluator) Sub(dst, a, b *Ciphertext) {
 // AddPlain sets dst = a + m (plaintext units; dst may alias a).
 func (ev *Evaluator) AddPlain(dst, a *Ciphertext, m int64) {
 	ev.check(dst, a)
+	dst.seed = a.seed // the mask is unchanged
 	copy(dst.c, a.c)
 	dst.c[len(dst.c)-1] += uint64(m) * ev.params.delta()
 }
@@ -189,6 +203,7 @@ func (ev *Evaluator) AddPlain(dst, a *Ciphertext, m int64) {
 // MulPlain sets dst = w·a (dst may alias a).
 func (ev *Evaluator) MulPlain(dst, a *Ciphertext, w int64) {
 	ev.check(dst, a)
+	dirty(dst)
 	for j := range dst.c {
 		dst.c[j] = uint64(w) * a.c[j]
 	}

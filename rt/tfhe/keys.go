@@ -1,5 +1,7 @@
 package tfhe
 
+import "encoding/binary"
+
 // validate checks the structural consistency of p (not its security).
 func (p Params) validate() error {
 	switch {
@@ -89,9 +91,22 @@ func phaseLWE(c, key []uint64) uint64 {
 func (sk *SecretKey) Encrypt(m int64) *Ciphertext {
 	p := sk.params
 	ct := p.NewCiphertext()
+	seed := new([32]byte)
 	sk.mu.Lock()
-	encryptLWE(ct.c, sk.big, uint64(m)*p.delta(), p.GLWEStdDev*0x1p64, sk.prng())
+	rng := sk.prng()
+	for i := 0; i < 32; i += 8 {
+		binary.LittleEndian.PutUint64(seed[i:], rng.uint64())
+	}
+	noise := rng.gaussian(p.GLWEStdDev * 0x1p64)
 	sk.mu.Unlock()
+	key := sk.big
+	expandMask(ct.c[:len(key)], seed)
+	var dot uint64
+	for i, a := range ct.c[:len(key)] {
+		dot += a & -key[i]
+	}
+	ct.c[len(key)] = dot + uint64(m)*p.delta() + uint64(noise)
+	ct.seed = seed
 	return ct
 }
 

@@ -34,3 +34,12 @@ func (p *prng) uniformMod(q uint64) uint64 { return p.r.Uint64N(q) }
 func (p *prng) gaussian(sigma float64) int64 {
 	return int64(math.Round(p.r.NormFloat64() * sigma))
 }
+
+// expandMask fills dst with the public uniform words derived from seed
+// (ChaCha8 stream): the mask of a compact fresh ciphertext.
+func expandMask(dst []uint64, seed *[32]byte) {
+	c := rand.NewChaCha8(*seed)
+	for i := range dst {
+		dst[i] = c.Uint64()
+	}
+}

@@ -11,16 +11,19 @@ import (
 //	magic "FHEIRTFH" | version u16 | kind u8 | body | crc64-ECMA of all before
 //
 // Ciphertext body: params fingerprint u64 | words u32 | words × u64.
+// Compact fresh ciphertext (kind 4): fingerprint u64 | words u32 |
+// mask seed 32 bytes | body u64 (the mask is the ChaCha8 stream of the seed).
 // EvalKey body:    params | bsk words u64 | ksk words u64 | bsk × u64 | ksk × u32.
 // SecretKey body:  params | n u32 | kN u32 | n + kN key bits (one byte each).
 // params:          name (u8 length + bytes) | 13 × u64 fields | fingerprint u64.
 
 const (
-	serialMagic   = "FHEIRTFH"
-	serialVersion = 1
-	kindCipher    = 1
-	kindEvalKey   = 2
-	kindSecretKey = 3
+	serialMagic      = "FHEIRTFH"
+	serialVersion    = 1
+	kindCipher       = 1
+	kindEvalKey      = 2
+	kindSecretKey    = 3
+	kindCipherSeeded = 4
 )
 
 func appendHeader(b []byte, kind byte) []byte {
@@ -136,8 +139,19 @@ func readParams(r *reader, what string) (Params, error) {
 }
 
 // MarshalBinary encodes ct with a header (magic, version, Params
-// fingerprint) and a checksum.
+// fingerprint) and a checksum. A fresh encryption (not yet modified by an
+// Evaluator) is written compactly: its mask is replaced by the 32-byte
+// seed it was drawn from (about 80 bytes in all).
 func (ct *Ciphertext) MarshalBinary() ([]byte, error) {
+	if ct.seed != nil && ct.maskMatchesSeed() {
+		b := make([]byte, 0, 11+12+32+8+8)
+		b = appendHeader(b, kindCipherSeeded)
+		b = binary.LittleEndian.AppendUint64(b, ct.fp)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(ct.c)))
+		b = append(b, ct.seed[:]...)
+		b = binary.LittleEndian.AppendUint64(b, ct.c[len(ct.c)-1])
+		return appendTrailer(b), nil
+	}
 	b := make([]byte, 0, 11+12+8*len(ct.c)+8)
 	b = appendHeader(b, kindCipher)
 	b = binary.LittleEndian.AppendUint64(b, ct.fp)
@@ -148,24 +162,52 @@ func (ct *Ciphertext) MarshalBinary() ([]byte, error) {
 	return appendTrailer(b), nil
 }
 
+// maskMatchesSeed reports whether ct's mask is still the seed's stream.
+func (ct *Ciphertext) maskMatchesSeed() bool {
+	mask := make([]uint64, len(ct.c)-1)
+	expandMask(mask, ct.seed)
+	for i, v := range mask {
+		if ct.c[i] != v {
+			return false
+		}
+	}
+	return true
+}
+
 // UnmarshalBinary decodes data produced by MarshalBinary. Truncated or
 // corrupted data yields a CodeCorruptData error. Use
 // Params.UnmarshalCiphertext to also check the parameter set.
 func (ct *Ciphertext) UnmarshalBinary(data []byte) error {
 	r, err := openEnvelope(data, kindCipher, "ciphertext")
-	if err != nil {
+	if err == nil {
+		fp := r.u64()
+		n := int(r.u32())
+		if r.bad || n < 2 || n > len(r.b)/8 || len(r.b) != 8*n {
+			return errorf(CodeCorruptData, "ciphertext: bad length")
+		}
+		c := make([]uint64, n)
+		for i := range c {
+			c[i] = r.u64()
+		}
+		ct.fp, ct.c, ct.seed = fp, c, nil
+		return nil
+	}
+	r, err2 := openEnvelope(data, kindCipherSeeded, "ciphertext")
+	if err2 != nil {
 		return err
 	}
 	fp := r.u64()
 	n := int(r.u32())
-	if r.bad || n < 2 || n > len(r.b)/8 || len(r.b) != 8*n {
+	seed := new([32]byte)
+	copy(seed[:], r.take(32))
+	body := r.u64()
+	if r.bad || len(r.b) != 0 || n < 2 || n > 1<<20 {
 		return errorf(CodeCorruptData, "ciphertext: bad length")
 	}
 	c := make([]uint64, n)
-	for i := range c {
-		c[i] = r.u64()
-	}
-	ct.fp, ct.c = fp, c
+	expandMask(c[:n-1], seed)
+	c[n-1] = body
+	ct.fp, ct.c, ct.seed = fp, c, seed
 	return nil
 }
 

@@ -71,15 +71,19 @@ func TestSerializationCorruption(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	ct := e.sk.Encrypt(2)
 	ctData, _ := ct.MarshalBinary()
+	full := e.ev.NewCiphertext()
+	e.ev.Add(full, ct, ct)
+	fullData, _ := full.MarshalBinary()
 	skData, _ := e.sk.MarshalBinary()
 	ekData, _ := e.ek.MarshalBinary()
 	decoders := map[string]struct {
 		data   []byte
 		decode func([]byte) error
 	}{
-		"ciphertext": {ctData, func(b []byte) error { _, err := p.UnmarshalCiphertext(b); return err }},
-		"secret key": {skData, func(b []byte) error { var k SecretKey; return k.UnmarshalBinary(b) }},
-		"eval key":   {ekData, func(b []byte) error { var k EvalKey; return k.UnmarshalBinary(b) }},
+		"ciphertext":        {ctData, func(b []byte) error { _, err := p.UnmarshalCiphertext(b); return err }},
+		"ciphertext (full)": {fullData, func(b []byte) error { _, err := p.UnmarshalCiphertext(b); return err }},
+		"secret key":        {skData, func(b []byte) error { var k SecretKey; return k.UnmarshalBinary(b) }},
+		"eval key":          {ekData, func(b []byte) error { var k EvalKey; return k.UnmarshalBinary(b) }},
 	}
 	for name, d := range decoders {
 		// flipped bytes: header, parameters, payload, checksum
@@ -183,5 +187,53 @@ func TestEvalKeyStream(t *testing.T) {
 	for _, n := range []int{0, 10, 50, len(data) / 2, len(data) - 1} {
 		_, err := ReadEvalKey(bytes.NewReader(data[:n]))
 		wantCode(t, "stream truncated", err, CodeCorruptData)
+	}
+}
+
+// TestCompactCiphertext: fresh encryptions serialize as seed + body; any
+// change of the mask falls back to the full form; both decode.
+func TestCompactCiphertext(t *testing.T) {
+	p := InsecureTestParams(4)
+	e := newEnv(t, p)
+	roundTrip := func(ct *Ciphertext) (int, int64) {
+		t.Helper()
+		data, err := ct.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := p.UnmarshalCiphertext(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(data), e.sk.Decrypt(back)
+	}
+	ct := e.sk.Encrypt(3)
+	if n, v := roundTrip(ct); n > 100 || v != 3 {
+		t.Errorf("fresh: %d bytes, decrypts to %d", n, v)
+	}
+	e.ev.AddPlain(ct, ct, 2) // the mask is unchanged: still compact
+	if n, v := roundTrip(ct); n > 100 || v != 5 {
+		t.Errorf("after AddPlain: %d bytes, decrypts to %d", n, v)
+	}
+	other := e.sk.Encrypt(-1)
+	e.ev.Add(ct, ct, other)
+	if n, v := roundTrip(ct); n < 8*ct.Dim() || v != 4 {
+		t.Errorf("after Add: %d bytes, decrypts to %d", n, v)
+	}
+	tampered := e.sk.Encrypt(1)
+	tampered.c[0]++ // mask no longer the seed's stream: the full form is written
+	if n, _ := roundTrip(tampered); n < 8*tampered.Dim() {
+		t.Errorf("tampered mask serialized compactly (%d bytes)", n)
+	}
+	var cp Ciphertext
+	cp.CopyFrom(other)
+	if n, v := roundTrip(&cp); n > 100 || v != -1 {
+		t.Errorf("copy of a fresh ciphertext: %d bytes, %d", n, v)
+	}
+	// a ciphertext decoded from the compact form is itself compact again
+	data, _ := other.MarshalBinary()
+	back, _ := p.UnmarshalCiphertext(data)
+	if n, _ := roundTrip(back); n != len(data) {
+		t.Errorf("re-encoding a decoded compact ciphertext: %d bytes, want %d", n, len(data))
 	}
 }

@@ -33,6 +33,9 @@ type EvalKey struct {
 type Ciphertext struct {
 	fp uint64
 	c  []uint64
+	// seed of the mask of a fresh encryption (nil otherwise): lets
+	// MarshalBinary write 32 bytes instead of the k·N mask words.
+	seed *[32]byte
 }
 
 // LUT is a test polynomial: a table lookup ready for Bootstrap. A LUT is

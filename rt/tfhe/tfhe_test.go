@@ -403,7 +403,7 @@ func TestLinearOpsNoAlloc(t *testing.T) {
 			t.Errorf("%s = %d, want %d", c.name, got, c.want)
 		}
 	}
-	lut, err := p.NewLUT(func(v int64) int64 { return v / 2 }, 1)
+	lut, err := p.NewLUT(func(v int64) int64 { return v / 2 }, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
