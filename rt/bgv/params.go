@@ -263,10 +263,12 @@ func PolyDepth(degree int) int {
 }
 
 // Cost model (one core), fitted to BenchmarkLookup's CPU time on this
-// machine kind for N=2^14 with ~10 moduli (w = 4..10 within 25%), scaled
-// linearly in N and in the number of moduli: one relinearized ciphertext
-// product plus rescale, one plaintext-scalar multiply-add inside the
-// polynomial evaluator, and one term of a weighted sum.
+// machine kind for N=2^14 with ~10 moduli and one special prime (w = 4..10
+// within 25%), scaled linearly in N and in the number of moduli, the
+// key-switching share (~60% of a product) by the key-switching work: one
+// relinearized ciphertext product plus rescale, one plaintext-scalar
+// multiply-add inside the polynomial evaluator, and one term of a
+// weighted sum.
 const (
 	mulCost    = 20 * time.Millisecond
 	scalarCost = 800 * time.Microsecond
@@ -275,6 +277,14 @@ const (
 
 func (p Params) costScale() float64 {
 	return float64(int(1)<<p.LogN) / (1 << 14) * float64(p.Levels+1) / 10
+}
+
+// keySwitchScale is the key-switching work of p relative to a single
+// special prime (the fitted constants): digits × moduli.
+func (p Params) keySwitchScale() float64 {
+	q, pl := p.moduli()
+	digits := (len(q) + len(pl) - 1) / len(pl)
+	return float64(digits*(len(q)+len(pl))) / float64(len(q)*(len(q)+1))
 }
 
 // LookupCost estimates the time of one polynomial evaluation of the given
@@ -286,7 +296,7 @@ func (p Params) LookupCost(degree int) time.Duration {
 	d := float64(degree + 1)
 	// Baby steps: ~2^(depth/2) powers, giant steps: ~d/2^(depth/2) products.
 	nonScalar := 2*math.Sqrt(d) + float64(PolyDepth(degree))
-	return time.Duration(p.costScale() * (nonScalar*float64(mulCost) + d*float64(scalarCost)))
+	return time.Duration(p.costScale() * (nonScalar*float64(mulCost)*(0.4+0.6*p.keySwitchScale()) + d*float64(scalarCost)))
 }
 
 // LinearCost estimates the time of a weighted sum of terms ciphertexts.
@@ -297,7 +307,7 @@ func (p Params) LinearCost(terms int) time.Duration {
 // RotationCost estimates one ciphertext rotation (a key switch, about a
 // relinearized product).
 func (p Params) RotationCost() time.Duration {
-	return time.Duration(p.costScale() * float64(mulCost))
+	return time.Duration(p.costScale() * float64(mulCost) * p.keySwitchScale())
 }
 
 // CiphertextBytes returns the size of a fresh ciphertext (2 polynomials
