@@ -143,9 +143,12 @@ func (sk *SecretKey) GenEvalKey() (*EvalKey, error) {
 	sk.mu.Lock()
 	defer sk.mu.Unlock()
 	rng := sk.prng()
-	ek := &EvalKey{params: p}
-	ek.bsk = genBSK(p, rq, sk.small, sk.big, rng)
-	ek.ksk = genKSK(p, sk.small, sk.big, rng)
+	ek := &EvalKey{params: p, seeded: true}
+	for i := 0; i < 32; i += 8 {
+		binary.LittleEndian.PutUint64(ek.seed[i:], rng.uint64())
+	}
+	ek.bsk = genBSK(p, rq, sk.small, sk.big, rng, &ek.seed)
+	ek.ksk = genKSK(p, sk.small, sk.big, rng, &ek.seed)
 	return ek, nil
 }
 
@@ -170,7 +173,11 @@ func gadgetQ(q uint64, baseLog, j int) uint64 {
 	return (q + (uint64(1)<<s)/2) >> s
 }
 
-func genBSK(p Params, rq *ringQ, small, big []uint64, rng *prng) []uint64 {
+// genBSK generates the bootstrapping key. The masks come from the public
+// stream of seed (see expandMasks), so that a serialized key needs only
+// the bodies; the message of row (r, j) goes into the body:
+// phase = μ·g_j·(-s_r) for r < k and μ·g_j for r = k.
+func genBSK(p Params, rq *ringQ, small, big []uint64, rng *prng, seed *[32]byte) []uint64 {
 	N, k, l, g := p.PolyDegree, p.GLWEDim, p.PBSLevels, p.GroupSize
 	k1 := k + 1
 	Q := rq.Q
@@ -185,6 +192,7 @@ func genBSK(p Params, rq *ringQ, small, big []uint64, rng *prng) []uint64 {
 	e := make([]uint64, N)
 	bsk := make([]uint64, p.bskLen())
 	combos := 1<<g - 1
+	masks := newMaskStream(seed, maskDomainBSK, Q)
 	pos := 0
 	for step := 0; step < p.LWEDim/g; step++ {
 		for c := 1; c <= combos; c++ {
@@ -204,9 +212,7 @@ func genBSK(p Params, rq *ringQ, small, big []uint64, rng *prng) []uint64 {
 				body := glwe[k*N:]
 				for col := 0; col < k; col++ {
 					a := glwe[col*N : (col+1)*N]
-					for t := range a {
-						a[t] = rng.uniformMod(Q)
-					}
+					masks.fillQ(a)
 					for t := range body {
 						body[t] = rq.bred(body[t] + rq.mulMod(a[t], sNTT[col][t]))
 					}
@@ -225,9 +231,14 @@ func genBSK(p Params, rq *ringQ, small, big []uint64, rng *prng) []uint64 {
 				}
 				if mu == 1 {
 					gj := gadgetQ(Q, p.PBSBaseLog, j) % Q
-					dst := glwe[r*N : (r+1)*N]
-					for t := range dst {
-						dst[t] = rq.bred(dst[t] + gj)
+					if r == k {
+						for t := range body {
+							body[t] = rq.bred(body[t] + gj)
+						}
+					} else {
+						for t := range body {
+							body[t] = rq.bred(body[t] + Q - rq.mulMod(gj, sNTT[r][t]))
+						}
 					}
 				}
 				for t := range glwe {
@@ -244,19 +255,19 @@ func genBSK(p Params, rq *ringQ, small, big []uint64, rng *prng) []uint64 {
 
 // genKSK encrypts the big key under the small key modulo 2^32: the key
 // switch only has to keep the precision the modulus switch to 2N needs.
-func genKSK(p Params, small, big []uint64, rng *prng) []uint32 {
+func genKSK(p Params, small, big []uint64, rng *prng, seed *[32]byte) []uint32 {
 	n := p.LWEDim
 	ksk := make([]uint32, p.kskLen())
 	sigma := p.LWEStdDev * 0x1p32
+	masks := newMaskStream(seed, maskDomainKSK, 0)
 	for i, s := range big {
 		for j := 0; j < p.KSLevels; j++ {
 			sh := uint(32 - p.KSBaseLog*(j+1))
 			out := ksk[(i*p.KSLevels+j)*(n+1) : (i*p.KSLevels+j+1)*(n+1)]
 			var dot uint32
+			masks.fill32(out[:n])
 			for t := 0; t < n; t++ {
-				a := uint32(rng.uint64())
-				out[t] = a
-				dot += a & -uint32(small[t])
+				dot += out[t] & -uint32(small[t])
 			}
 			out[n] = dot + uint32(s)<<sh + uint32(rng.gaussian(sigma))
 		}
@@ -284,3 +295,35 @@ func (p Params) EvalKeyBytes() (bsk, ksk int64) {
 // CiphertextBytes returns the in-memory size of one ciphertext for p (the
 // serialized form adds 31 bytes).
 func (p Params) CiphertextBytes() int64 { return 8 * int64(p.GLWEDim*p.PolyDegree+1) }
+
+// expandMasks regenerates the masks of a seeded evaluation key (the
+// bodies must already be in place).
+func (ek *EvalKey) expandMasks() error {
+	p := ek.params
+	rq, err := newRingQ(p.PolyDegree, p.Q)
+	if err != nil {
+		return err
+	}
+	N, k := p.PolyDegree, p.GLWEDim
+	k1 := k + 1
+	masks := newMaskStream(&ek.seed, maskDomainBSK, p.Q)
+	for pos := 0; pos < len(ek.bsk); pos += k1 * N {
+		a := ek.bsk[pos : pos+k*N]
+		masks.fillQ(a)
+		for t, v := range a {
+			a[t] = rq.mform(v)
+		}
+	}
+	n := p.LWEDim
+	kmasks := newMaskStream(&ek.seed, maskDomainKSK, 0)
+	for pos := 0; pos < len(ek.ksk); pos += n + 1 {
+		kmasks.fill32(ek.ksk[pos : pos+n])
+	}
+	return nil
+}
+
+// EvalKeySerializedBytes returns the size of a generated evaluation key
+// for p as written by MarshalBinary (seeded masks: bodies only).
+func (p Params) EvalKeySerializedBytes() int64 {
+	return 8*int64(p.bskLen()/(p.GLWEDim+1)) + 4*int64(p.kskLen()/(p.LWEDim+1)) + 200
+}

@@ -3,6 +3,7 @@ package tfhe
 import (
 	crand "crypto/rand"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 )
 
@@ -26,9 +27,6 @@ func (p *prng) uint64() uint64 { return p.r.Uint64() }
 // bit returns a uniform bit.
 func (p *prng) bit() uint64 { return p.r.Uint64() >> 63 }
 
-// uniformMod returns a uniform value in [0, q).
-func (p *prng) uniformMod(q uint64) uint64 { return p.r.Uint64N(q) }
-
 // gaussian returns a rounded sample of N(0, sigma^2) as a signed integer
 // (sigma in absolute units).
 func (p *prng) gaussian(sigma float64) int64 {
@@ -41,5 +39,50 @@ func expandMask(dst []uint64, seed *[32]byte) {
 	c := rand.NewChaCha8(*seed)
 	for i := range dst {
 		dst[i] = c.Uint64()
+	}
+}
+
+// Domains of the public mask streams of an evaluation key.
+const (
+	maskDomainBSK = 1
+	maskDomainKSK = 2
+)
+
+// maskStream is the public uniform stream (ChaCha8) of the masks of a
+// seeded evaluation key.
+type maskStream struct {
+	c     *rand.ChaCha8
+	q     uint64
+	shift uint
+}
+
+func newMaskStream(seed *[32]byte, domain byte, q uint64) *maskStream {
+	s := *seed
+	s[31] ^= domain
+	m := &maskStream{c: rand.NewChaCha8(s), q: q}
+	if q > 0 {
+		m.shift = uint(bits.LeadingZeros64(q))
+	}
+	return m
+}
+
+// fillQ fills dst with uniform values modulo q (rejection sampling on the
+// top bits, so the stream is fixed by the seed alone).
+func (m *maskStream) fillQ(dst []uint64) {
+	for i := range dst {
+		for {
+			v := m.c.Uint64() >> m.shift
+			if v < m.q {
+				dst[i] = v
+				break
+			}
+		}
+	}
+}
+
+// fill32 fills dst with uniform 32-bit words.
+func (m *maskStream) fill32(dst []uint32) {
+	for i := range dst {
+		dst[i] = uint32(m.c.Uint64())
 	}
 }

@@ -118,13 +118,13 @@ func TestPrintCatalogTable(t *testing.T) {
 	if !*tableFlag {
 		t.Skip("use -tfhe.table")
 	}
-	fmt.Println("| set | PBS bits | n | k | N | log2 q | group | BR base^levels | KS base^levels | log2 σ_lwe | log2 σ_glwe | security | log2 p_fail (norm 1) | max norm @2^-40 | model ms/PBS | BSK MB | KSK MB | ct KB |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| set | PBS bits | n | k | N | log2 q | group | BR base^levels | KS base^levels | log2 σ_lwe | log2 σ_glwe | security | log2 p_fail (norm 1) | max norm @2^-40 | model ms/PBS | BSK MB | KSK MB | serialized keys MB | ct KB |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, p := range Catalog() {
-		fmt.Printf("| %s | %d | %d | %d | %d | %.1f | %d | 2^%d × %d | 2^%d × %d | %.2f | %.2f | %d | %.1f | %.0f | %.1f | %.0f | %.0f | %.1f |\n",
+		fmt.Printf("| %s | %d | %d | %d | %d | %.1f | %d | 2^%d × %d | 2^%d × %d | %.2f | %.2f | %d | %.1f | %.0f | %.1f | %.0f | %.0f | %.0f | %.1f |\n",
 			p.Name, p.PBSBits, p.LWEDim, p.GLWEDim, p.PolyDegree, math.Log2(float64(p.Q)), p.GroupSize,
 			p.PBSBaseLog, p.PBSLevels, p.KSBaseLog, p.KSLevels, math.Log2(p.LWEStdDev), math.Log2(p.GLWEStdDev),
 			p.SecurityBits, math.Log2(p.PFail(1, 0)), maxNorm(p), 1e3*p.Cost(),
-			float64(p.bskLen())*8/1e6, float64(p.kskLen())*4/1e6, float64(p.GLWEDim*p.PolyDegree+1)*8/1e3)
+			float64(p.bskLen())*8/1e6, float64(p.kskLen())*4/1e6, float64(p.EvalKeySerializedBytes())/1e6, float64(p.GLWEDim*p.PolyDegree+1)*8/1e3)
 	}
 }

@@ -1,6 +1,8 @@
 package tfhe
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/binary"
 	"hash/crc64"
 	"math"
@@ -14,16 +16,20 @@ import (
 // Compact fresh ciphertext (kind 4): fingerprint u64 | words u32 |
 // mask seed 32 bytes | body u64 (the mask is the ChaCha8 stream of the seed).
 // EvalKey body:    params | bsk words u64 | ksk words u64 | bsk × u64 | ksk × u32.
+// Seeded EvalKey (kind 5): params | mask seed 32 bytes | bsk words u64 |
+// ksk words u64 | body polynomial of every GGSW row (N × u64 each) | body
+// of every key-switching row (u32 each).
 // SecretKey body:  params | n u32 | kN u32 | n + kN key bits (one byte each).
 // params:          name (u8 length + bytes) | 13 × u64 fields | fingerprint u64.
 
 const (
-	serialMagic      = "FHEIRTFH"
-	serialVersion    = 1
-	kindCipher       = 1
-	kindEvalKey      = 2
-	kindSecretKey    = 3
-	kindCipherSeeded = 4
+	serialMagic       = "FHEIRTFH"
+	serialVersion     = 1
+	kindCipher        = 1
+	kindEvalKey       = 2
+	kindSecretKey     = 3
+	kindCipherSeeded  = 4
+	kindEvalKeySeeded = 5
 )
 
 func appendHeader(b []byte, kind byte) []byte {
@@ -224,52 +230,32 @@ func (p Params) UnmarshalCiphertext(data []byte) (*Ciphertext, error) {
 	return ct, nil
 }
 
-// MarshalBinary encodes ek with a header (magic, version, full Params) and
-// a checksum.
+// MarshalBinary encodes ek with a header (magic, version, full Params)
+// and a checksum. A generated key is written compactly: the seed of its
+// masks and the bodies only (2-5x smaller; the masks are regenerated when
+// decoding).
 func (ek *EvalKey) MarshalBinary() ([]byte, error) {
-	b := make([]byte, 0, 256+8*len(ek.bsk)+4*len(ek.ksk))
-	b = appendHeader(b, kindEvalKey)
-	b = appendParams(b, ek.params)
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(ek.bsk)))
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(ek.ksk)))
-	for _, v := range ek.bsk {
-		b = binary.LittleEndian.AppendUint64(b, v)
+	var buf bytes.Buffer
+	if _, err := ek.WriteTo(&buf); err != nil {
+		return nil, err
 	}
-	for _, v := range ek.ksk {
-		b = binary.LittleEndian.AppendUint32(b, v)
-	}
-	return appendTrailer(b), nil
+	return buf.Bytes(), nil
 }
 
 // UnmarshalBinary decodes an evaluation key; its Params come from the
 // header (compare ek.Params().Fingerprint() with the expected set, or let
 // NewEvaluator do it). Truncated or corrupted data yields CodeCorruptData.
 func (ek *EvalKey) UnmarshalBinary(data []byte) error {
-	r, err := openEnvelope(data, kindEvalKey, "evaluation key")
+	r := bytes.NewReader(data)
+	br := bufio.NewReader(r)
+	got, err := ReadEvalKey(br)
 	if err != nil {
 		return err
 	}
-	p, err := readParams(r, "evaluation key")
-	if err != nil {
-		return err
+	if rest := r.Len() + br.Buffered(); rest != 0 {
+		return errorf(CodeCorruptData, "evaluation key: %d trailing bytes", rest)
 	}
-	nb, nk := r.u64(), r.u64()
-	if r.bad || nb != uint64(p.bskLen()) || nk != uint64(p.kskLen()) || uint64(len(r.b)) != 8*nb+4*nk {
-		return errorf(CodeCorruptData, "evaluation key: sizes do not match %s", p)
-	}
-	bsk := make([]uint64, nb)
-	for i := range bsk {
-		v := r.u64()
-		if v >= 2*p.Q {
-			return errorf(CodeCorruptData, "evaluation key: coefficient out of range")
-		}
-		bsk[i] = v
-	}
-	ksk := make([]uint32, nk)
-	for i := range ksk {
-		ksk[i] = r.u32()
-	}
-	ek.params, ek.bsk, ek.ksk = p, bsk, ksk
+	*ek = *got
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -52,6 +53,24 @@ func TestSerializationRoundTrip(t *testing.T) {
 	var ek2 EvalKey
 	if err := ek2.UnmarshalBinary(ekData); err != nil {
 		t.Fatal(err)
+	}
+	t.Logf("evaluation key: %d bytes serialized (seeded masks), %d in memory", len(ekData), e.ek.SizeBytes())
+	if est := p.EvalKeySerializedBytes(); int64(len(ekData)) > est || int64(len(ekData)) < est-200 {
+		t.Errorf("EvalKeySerializedBytes = %d, actual %d", est, len(ekData))
+	}
+	if len(ekData) > e.ek.SizeBytes()/2 {
+		t.Errorf("seeded evaluation key takes %d bytes, more than half of %d", len(ekData), e.ek.SizeBytes())
+	}
+	if !slices.Equal(ek2.bsk, e.ek.bsk) || !slices.Equal(ek2.ksk, e.ek.ksk) {
+		t.Fatal("decoded evaluation key differs from the generated one (mask regeneration)")
+	}
+	// the full (unseeded) form still decodes
+	unseeded := *e.ek
+	unseeded.seeded = false
+	fullData, _ := unseeded.MarshalBinary()
+	var ek3 EvalKey
+	if err := ek3.UnmarshalBinary(fullData); err != nil || !slices.Equal(ek3.bsk, e.ek.bsk) {
+		t.Fatalf("full-form key: %v", err)
 	}
 	ev2, err := NewEvaluator(p, &ek2)
 	if err != nil {

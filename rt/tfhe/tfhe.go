@@ -26,6 +26,10 @@ type EvalKey struct {
 	// ksk[(i*ksLevels+j)*(n+1):]: LWE encryptions modulo 2^32 of
 	// big[i]·2^32/B^(j+1) under the small key.
 	ksk []uint32
+	// seeded keys draw every mask from the public stream of seed:
+	// MarshalBinary then writes the bodies only.
+	seeded bool
+	seed   [32]byte
 }
 
 // Ciphertext is an LWE ciphertext under the big key (dimension k·N) modulo
