@@ -31,6 +31,13 @@
 // inputs must be correct to their last bit: see PFailExact and
 // Requirements.ExactDropBits).
 //
+// Serialization (MarshalBinary, EvalKey.WriteTo, ReadEvalKey) adds a
+// header (magic, version, kind, parameter fingerprint or full Params) and a
+// CRC-64 checksum: bytes of another set, truncated or corrupted bytes are
+// errors (CodeParamsMismatch, CodeCorruptData), never panics. Masks drawn
+// from public seeds keep fresh ciphertexts (71 bytes) and evaluation keys
+// (bodies only) small on the wire.
+//
 // Parameter sets, their security estimate and noise model: PARAMS.md.
 //
 // Evaluators are not safe for concurrent use: make one per goroutine and
