@@ -72,9 +72,9 @@ type Params struct {
 // evaluator exact with ≥ 3 bits of margin (log t + 13 failed), q_0 holds
 // the settled noise with ≥ 16 bits to spare, and each special prime is a
 // few bits above q_i. The security budget left after Q buys up to
-// maxSpecial special primes: key switching then decomposes over groups of
-// that many q_i, so relinearization and rotation keys are that many times
-// smaller and faster (hybrid key switching).
+// min(maxSpecial, L+1) special primes: key switching then decomposes over
+// groups of that many q_i, so relinearization and rotation keys are that
+// many times smaller and faster (hybrid key switching).
 func (p Params) moduli() (q, pl []int) {
 	lt := bits.Len64(p.T)
 	extra := p.LogN - 14
@@ -96,8 +96,9 @@ func (p Params) moduli() (q, pl []int) {
 	return q, pl
 }
 
-// maxSpecial bounds the number of special primes.
-const maxSpecial = 4
+// maxSpecial bounds the number of special primes (at most L+1 are useful:
+// one key-switching digit).
+const maxSpecial = 16
 
 func sum(x []int) int {
 	s := 0
