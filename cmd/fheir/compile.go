@@ -30,6 +30,8 @@ type compileConfig struct {
 	pError     string
 	gPError    string
 	calibrated bool
+	backend    string
+	batch      int
 }
 
 // flags registers the flags; roundBits is the default of
@@ -39,6 +41,8 @@ func (cc *compileConfig) flags(fs *flag.FlagSet, roundBits string) {
 	fs.StringVar(&cc.roundBits, "rounding-threshold-bits", roundBits, "make every table lookup read at most N bits: N or N:approximate (empty: no rounding)")
 	fs.StringVar(&cc.pError, "p-error", "", "failure probability of one table lookup, e.g. 2^-40 (default 2^-40)")
 	fs.StringVar(&cc.gPError, "global-p-error", "", "failure probability of one whole inference, e.g. 0.01")
+	fs.StringVar(&cc.backend, "backend", "auto", "crypto backend: tfhe (one lookup per bootstrap, any depth), bgv (batch-major SIMD), bgv-vector (one sample's values in slots), or auto (the lowest estimated cost among those that fit)")
+	fs.IntVar(&cc.batch, "batch", 1, "samples scored together; with --backend auto, >1 picks by throughput instead of latency")
 	fs.BoolVar(&cc.calibrated, "calibrated-ranges", false, "narrow bit widths to the ranges the -inputset reaches instead of the sound ones (smaller, but unseen inputs may overflow)")
 }
 
@@ -124,7 +128,12 @@ func compileModel(path, name string, cc *compileConfig, out, stderr io.Writer) (
 			return nil, withFile(path, err)
 		}
 	}
-	res.info, res.params = codegen.SelectParams(c, rt.SelectOptions{PError: pe, GlobalPError: gpe})
+	sel := rt.SelectOptions{PError: pe, GlobalPError: gpe}
+	if err := chooseBackend(out, c, cc.backend, cc.batch, sel); err != nil {
+		res.params = withFile(path, err)
+		return res, nil
+	}
+	res.info, res.params = codegen.SelectParams(c, sel)
 	if res.params != nil {
 		res.params = withFile(path, res.params)
 		return res, nil
@@ -267,4 +276,40 @@ func init() {
 func fileExists(path string) bool {
 	st, err := os.Stat(path)
 	return err == nil && !st.IsDir()
+}
+
+// chooseBackend sets c.Scheme from --backend: a named scheme, or "auto",
+// which prints every scheme's estimate and picks the cheapest that fits
+// (latency for one sample, time per sample when batch > 1).
+func chooseBackend(out io.Writer, c *rt.Circuit, backend string, batch int, sel rt.SelectOptions) error {
+	if backend != "auto" {
+		if !slices.Contains(rt.AutoSchemes, backend) {
+			return fmt.Errorf("--backend %q: want auto or one of %s", backend, strings.Join(rt.AutoSchemes, ", "))
+		}
+		c.Scheme = backend
+		return nil
+	}
+	best, all, err := c.ChooseScheme(sel, batch)
+	printEstimates(out, all, batch)
+	if err != nil {
+		// Every scheme's reason is listed above; the TFHE-style backend
+		// (the one without a depth limit) reports the error to act on,
+		// naming the layer, when its parameters are selected next.
+		c.Scheme = "tfhe"
+		return nil
+	}
+	fmt.Fprintf(out, "backend: %s (auto, lowest estimated %s)\n", best.Scheme, map[bool]string{true: "time per sample", false: "latency"}[batch > 1])
+	return nil
+}
+
+func printEstimates(out io.Writer, all []rt.SchemeEstimate, batch int) {
+	fmt.Fprintf(out, "\nbackend estimates for %d sample(s), one core:\n", max(batch, 1))
+	for _, e := range all {
+		if e.Err != nil {
+			fmt.Fprintf(out, "  %-11s does not fit: %v\n", e.Scheme, e.Err)
+			continue
+		}
+		fmt.Fprintf(out, "  %-11s %-14s latency %-10v %4d sample(s) per evaluation, %v per sample\n",
+			e.Scheme, e.Info.Name, e.Latency.Round(time.Millisecond), e.Samples, e.PerSample.Round(time.Microsecond))
+	}
 }

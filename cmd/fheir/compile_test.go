@@ -58,7 +58,7 @@ func TestCompile(t *testing.T) {
 	model := filepath.Join(repo, "testdata", "fixtures", "qat_simplenet_wine.qonnx.op14.onnx")
 	dir := tempModuleDir(t)
 	calib := filepath.Join(repo, "testdata", "fixtures", "qat_simplenet_wine.calib.npy")
-	code, out, errs := runFheir(t, dir, "compile", model, "-o", "out/wine", "--rounding-threshold-bits", "6:approximate", "--global-p-error", "0.01", "--inputset", calib)
+	code, out, errs := runFheir(t, dir, "compile", model, "-o", "out/wine", "--backend", "tfhe", "--rounding-threshold-bits", "6:approximate", "--global-p-error", "0.01", "--inputset", calib)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
@@ -102,12 +102,13 @@ func TestCompileErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{dir, []string{"compile", "wide.fir"}, `wide.fir: node "Relu_wide": no parameter set holds this circuit: its widest table lookup reads 13 bits`},
-		{dir, []string{"compile", "wide.fir"}, "[AccumulatorTooWide]"},
-		{dir, []string{"compile", "wide.fir", "--rounding-threshold-bits", "4"}, "exact rounding reads the whole accumulator: use --rounding-threshold-bits N:approximate"},
+		{dir, []string{"compile", "wide.fir", "--backend", "tfhe"}, `wide.fir: node "Relu_wide": no parameter set holds this circuit: its widest table lookup reads 13 bits`},
+		{dir, []string{"compile", "wide.fir", "--backend", "tfhe"}, "[AccumulatorTooWide]"},
+		{dir, []string{"compile", "wide.fir", "--backend", "tfhe", "--rounding-threshold-bits", "4"}, "exact rounding reads the whole accumulator: use --rounding-threshold-bits N:approximate"},
 		{dir, []string{"compile", "noisy.fir", "--rounding-threshold-bits", "4:approximate", "--p-error", "2^-1000"}, `node "Relu_noisy": no parameter set runs a 4-bit table lookup with weight 2-norm`},
 		{dir, []string{"compile", "noisy.fir", "--rounding-threshold-bits", "4:approximate", "--p-error", "2^-1000"}, `[NoCryptoParameters]`},
 		{dir, []string{"compile", "wide.fir", "--p-error", "2^-40", "--global-p-error", "0.1"}, "not both"},
+		{dir, []string{"compile", "wide.fir", "--backend", "ckks"}, `--backend "ckks": want auto or one of`},
 		{dir, []string{"compile", "wide.fir", "--p-error", "2"}, "want a probability in (0, 1)"},
 		{noModule, []string{"compile", "wide.fir"}, "not inside a Go module"},
 	}

@@ -94,14 +94,15 @@ func init() {
 		summary: "Compile the bundled quantization-aware model, generate keys, encrypt real test samples,\n" +
 			"run encrypted inference on a server that holds only the evaluation keys, decrypt, and print\n" +
 			"each encrypted prediction next to the clear one and the label, with timings and key sizes.",
-		usage:   "[-n 5] [-model path.onnx] [compile flags]",
-		example: "  fheir demo\n  fheir demo -n 10 -rounding-threshold-bits 6:approximate\n  fheir demo -rounding-threshold-bits=   # exact 7-bit lookups: slower, larger keys",
+		usage:   "[-n 10] [-model path.onnx] [compile flags]",
+		example: "  fheir demo                    # exact lookups: encrypted outputs equal the clear ones bit for bit\n  fheir demo -backend tfhe -rounding-threshold-bits 4:approximate   # TFHE bootstraps, 4-bit approximate rounding",
 		flags: func(fs *flag.FlagSet) {
-			// Approximate rounding to 4 bits keeps the demo model's
-			// accuracy and makes its lookups about 20 times cheaper than
-			// the exact 7-bit ones (-rounding-threshold-bits= turns it off).
-			cc.flags(fs, "4:approximate")
-			fs.IntVar(&n, "n", 5, "number of test samples to run encrypted")
+			// Exact lookups by default, so that the demo shows encrypted
+			// outputs equal to the clear ones bit for bit; with --backend
+			// auto the 7-bit lookups of the demo model run on the
+			// vector-major BGV backend, under a second per sample.
+			cc.flags(fs, "")
+			fs.IntVar(&n, "n", 10, "number of test samples to run encrypted")
 			fs.StringVar(&model, "model", "", "ONNX model (default: the bundled one); PREFIX.input.npy and PREFIX.label.npy must sit next to it")
 			fs.IntVar(&workers, "workers", 0, "goroutines of encrypted evaluation (0: all CPUs)")
 		},

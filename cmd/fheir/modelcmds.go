@@ -7,11 +7,13 @@ import (
 	"io"
 	"strings"
 
+	"github.com/fheir/fheir/codegen"
 	"github.com/fheir/fheir/frontend"
 	"github.com/fheir/fheir/frontend/onnx"
 	"github.com/fheir/fheir/frontend/quant"
 	"github.com/fheir/fheir/ir"
 	"github.com/fheir/fheir/passes"
+	"github.com/fheir/fheir/rt"
 )
 
 // importConfig holds the flags that say how a model is read and quantized.
@@ -20,7 +22,7 @@ type importConfig struct {
 	inputset   string
 	qat        bool
 	perChannel bool
-	batch      int
+	dimSize    int
 	clear      string
 }
 
@@ -29,12 +31,12 @@ func (ic *importConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&ic.inputset, "inputset", "", "calibration inputs (.npy, .npz with one array per input, or .csv): needed for post-training quantization")
 	fs.BoolVar(&ic.qat, "qat", false, "force quantization-aware import (the graph must hold quantizers, or fake quantization as plain ops)")
 	fs.BoolVar(&ic.perChannel, "per-channel", false, "post-training quantization: one weight scale per output channel")
-	fs.IntVar(&ic.batch, "batch", 1, "size of symbolic (batch) dimensions")
+	fs.IntVar(&ic.dimSize, "dim-size", 1, "size given to symbolic (batch) dimensions of the ONNX graph")
 	fs.StringVar(&ic.clear, "clear-inputs", "", "comma-separated ONNX input names that stay unencrypted")
 }
 
 func (ic *importConfig) options() (frontend.Options, error) {
-	o := frontend.Options{QAT: ic.qat, PerChannel: ic.perChannel, BatchSize: ic.batch, CalibrationPath: ic.inputset}
+	o := frontend.Options{QAT: ic.qat, PerChannel: ic.perChannel, BatchSize: ic.dimSize, CalibrationPath: ic.inputset}
 	if ic.nBits != "" {
 		nb, err := quant.ParseNBits(ic.nBits)
 		if err != nil {
@@ -88,6 +90,7 @@ func init() {
 	var ic2 importConfig
 	var asJSON bool
 	var pipeline, roundBits string
+	var batch int
 	register(&command{
 		name:    "info",
 		summary: "Describe a model as it will be compiled: after the default pipeline, per layer the\naccumulator range and bits, the table lookup width, the number of lookups and the\n2-norm of the weights feeding each lookup; totals as in a bit-width report.",
@@ -98,6 +101,7 @@ func init() {
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 			fs.StringVar(&pipeline, "p", "default", "pass pipeline to run first")
 			fs.StringVar(&roundBits, "rounding-threshold-bits", "", "make every table lookup read at most N bits: N or N:approximate")
+			fs.IntVar(&batch, "batch", 1, "samples scored together, for the backends' per-sample estimates")
 		},
 		run: func(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 			if len(args) != 1 {
@@ -116,12 +120,47 @@ func init() {
 				return withFile(args[0], err)
 			}
 			r := passes.Analyze(f)
+			var est []rt.SchemeEstimate
+			c, _, lowerErr := codegen.Lower(f)
+			if lowerErr == nil {
+				est = c.EstimateSchemes(rt.SelectOptions{}, batch)
+			}
 			if asJSON {
+				type backend struct {
+					Scheme    string  `json:"scheme"`
+					Params    string  `json:"params,omitempty"`
+					Samples   int     `json:"samples_per_evaluation,omitempty"`
+					Latency   float64 `json:"latency_seconds,omitempty"`
+					PerSample float64 `json:"seconds_per_sample,omitempty"`
+					Error     string  `json:"error,omitempty"`
+				}
+				out := struct {
+					*passes.Report
+					Backends []backend `json:"backends"`
+				}{Report: r}
+				for _, e := range est {
+					b := backend{Scheme: e.Scheme}
+					if e.Err != nil {
+						b.Error = e.Err.Error()
+					} else {
+						b.Params, b.Samples = e.Info.Name, e.Samples
+						b.Latency, b.PerSample = e.Latency.Seconds(), e.PerSample.Seconds()
+					}
+					out.Backends = append(out.Backends, b)
+				}
 				enc := json.NewEncoder(stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(r)
+				return enc.Encode(out)
 			}
-			return r.WriteText(stdout)
+			if err := r.WriteText(stdout); err != nil {
+				return err
+			}
+			if lowerErr != nil {
+				fmt.Fprintf(stdout, "\nno backend estimate: %v\n", lowerErr)
+				return nil
+			}
+			printEstimates(stdout, est, batch)
+			return nil
 		},
 	})
 
