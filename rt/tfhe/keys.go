@@ -5,9 +5,9 @@ import "encoding/binary"
 // validate checks the structural consistency of p (not its security).
 func (p Params) validate() error {
 	switch {
-	case p.PolyDegree < 16 || p.PolyDegree&(p.PolyDegree-1) != 0:
-		return errorf(CodeBadArgument, "params %s: PolyDegree %d is not a power of two >= 16", p.Name, p.PolyDegree)
-	case p.GLWEDim < 1 || p.LWEDim < 1:
+	case p.PolyDegree < 16 || p.PolyDegree > 1<<16 || p.PolyDegree&(p.PolyDegree-1) != 0:
+		return errorf(CodeBadArgument, "params %s: PolyDegree %d is not a power of two in [16, 65536]", p.Name, p.PolyDegree)
+	case p.GLWEDim < 1 || p.GLWEDim > 8 || p.LWEDim < 1 || p.LWEDim > 4096:
 		return errorf(CodeBadArgument, "params %s: bad dimensions k=%d n=%d", p.Name, p.GLWEDim, p.LWEDim)
 	case p.GroupSize < 1 || p.GroupSize > 4 || p.LWEDim%p.GroupSize != 0:
 		return errorf(CodeBadArgument, "params %s: GroupSize %d must be in 1..4 and divide n=%d", p.Name, p.GroupSize, p.LWEDim)
