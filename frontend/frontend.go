@@ -13,7 +13,6 @@ package frontend
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -89,18 +88,7 @@ func load(path string, opts Options) (*ir.Func, error) {
 		}
 		return m.ImportFloat(onnx.ImportOptions{DefaultDim: opts.BatchSize, ClearInputs: opts.ClearInputs})
 	case ".fir":
-		src, err := os.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		f, err := ir.Parse(path, src)
-		if err != nil {
-			return nil, err
-		}
-		if err := ir.Verify(f); err != nil {
-			return nil, withFile(path, err)
-		}
-		return f, nil
+		return ir.Load(path)
 	}
 	return nil, &ir.Error{File: path, Code: UnknownFormat, Msg: "unknown model format: want .onnx or .fir"}
 }

@@ -258,3 +258,28 @@ func (f *Func) Clone() *Func {
 	}
 	return g
 }
+
+// RemoveDead drops the body values that no result depends on, keeping the
+// order of the others. (The body is in dependency order, so one backward
+// sweep marks every live value.)
+func (f *Func) RemoveDead() {
+	live := make(map[*Value]bool, len(f.Body))
+	for _, r := range f.Results {
+		live[r] = true
+	}
+	for i := len(f.Body) - 1; i >= 0; i-- {
+		if v := f.Body[i]; live[v] {
+			for _, a := range v.Args {
+				live[a] = true
+			}
+		}
+	}
+	body := f.Body[:0]
+	for _, v := range f.Body {
+		if live[v] {
+			body = append(body, v)
+		}
+	}
+	clear(f.Body[len(body):])
+	f.Body = body
+}

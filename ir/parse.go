@@ -3,6 +3,7 @@ package ir
 import (
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -503,4 +504,28 @@ func (p *parser) rangeLit() Range {
 	hi := p.int()
 	p.expect(']')
 	return Range{lo, hi}
+}
+
+// Load reads, parses and verifies the .fir file at path; every error names
+// the file.
+func Load(path string) (*Func, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := Parse(path, src)
+	if err != nil {
+		return nil, err
+	}
+	if err := Verify(f); err != nil {
+		if l, ok := err.(ErrorList); ok {
+			for _, e := range l {
+				if e.File == "" {
+					e.File = path
+				}
+			}
+		}
+		return nil, err
+	}
+	return f, nil
 }

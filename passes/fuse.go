@@ -3,6 +3,7 @@ package passes
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/fheir/fheir/ir"
 )
@@ -249,7 +250,7 @@ func regionAxis(x *ir.Value, region []*ir.Value) (int, bool) {
 			t := m.TensorAttr("table")
 			n := t.Shape[1]
 			for c := 1; c < t.Shape[0]; c++ {
-				if !sameInts(t.I[:n], t.I[c*n:(c+1)*n]) {
+				if !slices.Equal(t.I[:n], t.I[c*n:(c+1)*n]) {
 					vary[ax] = true
 				}
 			}
@@ -622,7 +623,7 @@ func (fz *fusion) apply(f *ir.Func, lin []*affineMap, method string, maxBits int
 func rowsEqual(t *ir.Tensor) bool {
 	n := t.Shape[1]
 	for c := 1; c < t.Shape[0]; c++ {
-		if !sameInts(t.I[:n], t.I[c*n:(c+1)*n]) {
+		if !slices.Equal(t.I[:n], t.I[c*n:(c+1)*n]) {
 			return false
 		}
 	}

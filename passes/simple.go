@@ -15,29 +15,7 @@ func dce(s *state) error {
 	return nil
 }
 
-func removeDead(f *ir.Func) {
-	live := make(map[*ir.Value]bool)
-	var mark func(v *ir.Value)
-	mark = func(v *ir.Value) {
-		if live[v] {
-			return
-		}
-		live[v] = true
-		for _, a := range v.Args {
-			mark(a)
-		}
-	}
-	for _, r := range f.Results {
-		mark(r)
-	}
-	body := f.Body[:0]
-	for _, v := range f.Body {
-		if live[v] {
-			body = append(body, v)
-		}
-	}
-	f.Body = body
-}
+func removeDead(f *ir.Func) { f.RemoveDead() }
 
 // commutative lists the binary ops whose operands cse may swap.
 var commutative = map[ir.Op]bool{ir.OpAdd: true, ir.OpMul: true, ir.OpMin: true, ir.OpMax: true,

@@ -130,19 +130,6 @@ func errAt(v *ir.Value, code ir.Code, format string, a ...any) *ir.Error {
 	return &ir.Error{Pos: v.Pos, Loc: v.Loc, Code: code, Msg: fmt.Sprintf(format, a...)}
 }
 
-// sameInts reports whether two integer slices are equal.
-func sameInts(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // broadcastIndex maps every flat index of shape out to the flat index of
 // shape in (which broadcasts to out).
 func broadcastIndex(in, out []int) []int {

@@ -127,20 +127,7 @@ func init() {
 	})
 }
 
-func loadFIR(path string) (*ir.Func, error) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	f, err := ir.Parse(path, src)
-	if err != nil {
-		return nil, err
-	}
-	if err := ir.Verify(f); err != nil {
-		return nil, withFile(path, err)
-	}
-	return f, nil
-}
+func loadFIR(path string) (*ir.Func, error) { return ir.Load(path) }
 
 // withFile stamps a file name on IR errors that lack one.
 func withFile(path string, err error) error {

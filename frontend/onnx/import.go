@@ -98,7 +98,7 @@ func (m *Model) ImportFloat(opts ImportOptions) (*ir.Func, error) {
 	if len(b.errs) > 0 {
 		return nil, b.errs
 	}
-	b.f.Body = liveValues(b.f)
+	b.f.RemoveDead()
 	b.f.Renumber()
 	if err := ir.Verify(b.f); err != nil {
 		// The importer builds only well-typed IR; a verifier error is our bug,
@@ -431,31 +431,6 @@ func (b *importer) scalarLike(v *ir.Value, x float64) *ir.Value {
 		return b.constF(v.Type.Elem, []int{}, x)
 	}
 	return b.constI(v.Type.Elem, []int{}, int64(x))
-}
-
-// liveValues returns f's body without values that no result depends on.
-func liveValues(f *ir.Func) []*ir.Value {
-	live := map[*ir.Value]bool{}
-	var mark func(v *ir.Value)
-	mark = func(v *ir.Value) {
-		if live[v] {
-			return
-		}
-		live[v] = true
-		for _, a := range v.Args {
-			mark(a)
-		}
-	}
-	for _, r := range f.Results {
-		mark(r)
-	}
-	var out []*ir.Value
-	for _, v := range f.Body {
-		if live[v] {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 // lowerNode lowers one node, returning a value per output.

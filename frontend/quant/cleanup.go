@@ -3,27 +3,7 @@ package quant
 import "github.com/fheir/fheir/ir"
 
 // removeDead drops body values that no result depends on.
-func removeDead(f *ir.Func) {
-	live := make(map[*ir.Value]bool)
-	for _, r := range f.Results {
-		live[r] = true
-	}
-	for i := len(f.Body) - 1; i >= 0; i-- {
-		v := f.Body[i]
-		if live[v] {
-			for _, a := range v.Args {
-				live[a] = true
-			}
-		}
-	}
-	body := f.Body[:0]
-	for _, v := range f.Body {
-		if live[v] {
-			body = append(body, v)
-		}
-	}
-	f.Body = body
-}
+func removeDead(f *ir.Func) { f.RemoveDead() }
 
 // checkFloatRegions reports encrypted float values that are neither
 // dequantize nor univariate ops but feed a quantizer: fuse-tlu could not
