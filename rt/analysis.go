@@ -13,9 +13,16 @@ type Requirements struct {
 	MsgBits int
 	// PBSBits is the widest lookup precision: max over encrypted lookups of
 	// the bits the bootstrap resolves, MsgBits minus the input's scale minus
-	// the bits dropped approximately (exact rounding is folded into the
-	// table, which then reads all the bits of the value).
+	// the rounded bits (approximate rounding drops them in the bootstrap,
+	// exact rounding removes them first, one bootstrap per bit).
 	PBSBits int
+	// ExactDropBits is the largest number of bits an exactly rounded
+	// encrypted lookup removes bit by bit (its input's scale plus its
+	// DropBits; 0 when no lookup rounds exactly).
+	ExactDropBits int
+	// Bootstraps is the number of programmable bootstraps of one
+	// evaluation: TLUs plus the bit extractions of exact rounding.
+	Bootstraps int
 	// MaxNorm2 is the largest 2-norm of the (scaled) weights applied to
 	// fresh encryptions or lookup results before they reach a lookup or an
 	// output (1 for a lookup fed directly by another).
@@ -43,6 +50,9 @@ type plan struct {
 	// drops (scale of the input plus approximately dropped bits).
 	opNorm2 []float64
 	opDrop  []int
+	// opExact marks lookups that round exactly: they drop opDrop bits with
+	// one extra bootstrap per bit (tfhe.Params.NewLUTExact).
+	opExact []bool
 }
 
 // signedBits returns the width of the smallest signed (two's complement)
@@ -67,24 +77,22 @@ func approxDomain(lo, hi int64, d int) (int64, int64) {
 	return floorShift(lo, d), ceilShift(hi, d)
 }
 
-// tfheDrop returns the bits a lookup drops inside the bootstrap: exact
-// rounding is folded into the table, which then reads the whole message.
-func tfheDrop(op *Op) int {
-	if op.Rounding == RoundApprox {
-		return op.DropBits
-	}
-	return 0
-}
+// tfheExact reports whether a lookup rounds exactly under TFHE: its
+// DropBits are removed bit by bit before the lookup (NewLUTExact), which
+// then reads the rounded value at the centre of its box.
+func tfheExact(op *Op) bool { return op.Rounding == RoundExact && op.DropBits > 0 }
 
 func (c *Circuit) analyze() *plan {
 	nv := len(c.Values)
 	p := &plan{offset: make([]int64, nv), scale: make([]int, nv), norm2: make([]float64, nv),
-		opNorm2: make([]float64, len(c.Ops)), opDrop: make([]int, len(c.Ops))}
+		opNorm2: make([]float64, len(c.Ops)), opDrop: make([]int, len(c.Ops)), opExact: make([]bool, len(c.Ops))}
 	align := make([]int, nv) // offsets must be multiples of 2^align
 	for k := range c.Ops {
 		op := &c.Ops[k]
 		if op.Kind == OpTLU {
-			align[op.In[0]] = max(align[op.In[0]], tfheDrop(op))
+			// round((x - offset)/2^d) = round(x/2^d) - offset/2^d needs
+			// offset a multiple of 2^d, for either rounding.
+			align[op.In[0]] = max(align[op.In[0]], op.DropBits)
 		}
 	}
 	need := make([]int, nv) // bits value v needs at scale 0
@@ -97,11 +105,14 @@ func (c *Circuit) analyze() *plan {
 	}
 	for k := range c.Ops {
 		op := &c.Ops[k]
-		if d := tfheDrop(op); op.Kind == OpTLU && d > 0 {
-			// An approximate read of x/2^d may land one past the rounded
-			// range: that must fit the p-bit lookup too.
+		if d := op.DropBits; op.Kind == OpTLU && d > 0 {
+			// The rounded value must fit the p-bit lookup: for approximate
+			// rounding a read of x/2^d may land one past the rounded range.
 			in := &c.Values[op.In[0]]
-			lo, hi := approxDomain(in.Min, in.Max, d)
+			lo, hi := tluDomain(in.Min, in.Max, d)
+			if op.Rounding == RoundApprox {
+				lo, hi = approxDomain(in.Min, in.Max, d)
+			}
 			o := p.offset[op.In[0]] >> d
 			need[op.In[0]] = max(need[op.In[0]], d+signedBits(lo-o, hi-o))
 		}
@@ -174,10 +185,16 @@ func (c *Circuit) analyze() *plan {
 		case OpTLU:
 			m := sq[op.In[0]].max()
 			p.opNorm2[k] = math.Sqrt(max(m, 1))
-			p.opDrop[k] = p.scale[op.In[0]] + tfheDrop(op)
+			p.opDrop[k] = p.scale[op.In[0]] + op.DropBits
+			p.opExact[k] = tfheExact(op)
 			if out.Encrypted {
 				note(m, op.Name)
 				p.req.TLUs += out.Size()
+				p.req.Bootstraps += out.Size()
+				if p.opExact[k] {
+					p.req.Bootstraps += out.Size() * p.opDrop[k]
+					p.req.ExactDropBits = max(p.req.ExactDropBits, p.opDrop[k])
+				}
 				sq[op.Out] = normVec{uniform: 1}
 			}
 		}

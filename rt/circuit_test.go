@@ -192,9 +192,35 @@ func TestRequirements(t *testing.T) {
 	if req.PBSBits < pbs || req.PBSBits > pbs+1 {
 		t.Errorf("PBSBits = %d (%q), want %d or %d", req.PBSBits, req.WidestOp, pbs, pbs+1)
 	}
-	// Exact rounding is folded into the table: full-width lookups.
-	if r := twoLayer(t, RoundExact).Requirements(); r.PBSBits != want && r.PBSBits != want+1 {
-		t.Errorf("exact rounding: PBSBits %d, want %d or %d (all bits of the widest lookup input)", r.PBSBits, want, want+1)
+	// Exact rounding removes the dropped bits with one bootstrap each,
+	// then reads only the bits of the exactly rounded range.
+	ce := twoLayer(t, RoundExact)
+	r := ce.Requirements()
+	pbs, boot, drop := 0, 4+3, 0
+	pl := ce.analyze()
+	for _, k := range []int{1, 3} {
+		op := &ce.Ops[k]
+		in := ce.Values[op.In[0]]
+		count := roundShift(in.Max, op.DropBits) - roundShift(in.Min, op.DropBits) + 1
+		n := 0
+		for int64(1)<<n < count {
+			n++
+		}
+		pbs = max(pbs, n)
+		if pl.opDrop[k] < op.DropBits || !pl.opExact[k] {
+			t.Errorf("exact lookup %q: removes %d bits (exact %v), want at least %d", op.Name, pl.opDrop[k], pl.opExact[k], op.DropBits)
+		}
+		boot += ce.Values[op.Out].Size() * pl.opDrop[k]
+		drop = max(drop, pl.opDrop[k])
+	}
+	if r.PBSBits < pbs || r.PBSBits > pbs+1 || r.PBSBits >= want {
+		t.Errorf("exact rounding: PBSBits %d, want %d or %d (below the %d bits of the accumulator)", r.PBSBits, pbs, pbs+1, want)
+	}
+	if r.TLUs != 7 || r.Bootstraps != boot || r.ExactDropBits != drop {
+		t.Errorf("exact rounding: %d lookups, %d bootstraps, exact drop %d; want 7, %d, %d", r.TLUs, r.Bootstraps, r.ExactDropBits, boot, drop)
+	}
+	if req.Bootstraps != req.TLUs || req.ExactDropBits != 0 {
+		t.Errorf("approximate rounding: %d bootstraps for %d lookups, exact drop %d", req.Bootstraps, req.TLUs, req.ExactDropBits)
 	}
 }
 

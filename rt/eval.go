@@ -238,15 +238,16 @@ func (b *clearBackend) TLU(_ context.Context, op *Op, in Tensor, tick func(int))
 // bootstrap sees its input with a Gaussian error e of standard deviation
 // sigma, in units of the bootstrap's read step. With approximate rounding
 // the bootstrap reads round(v/2^d + e), so inputs near a rounding boundary
-// often land on the neighbour; exact rounding reads the full-precision
-// round(v + e) and rounds that exactly.
+// often land on the neighbour; exact rounding reads round(v/2^d) + round(e):
+// never off by one because of the rounding, wrong only when e is (that is,
+// with the lookup's failure probability).
 func perturb(rng *rand.Rand, v int64, op *Op, sigma float64) int64 {
 	e := rng.NormFloat64() * sigma
 	if op.Rounding == RoundApprox && op.DropBits > 0 {
 		f := float64(v)/float64(int64(1)<<op.DropBits) + e
 		return int64(math.Floor(f + 0.5))
 	}
-	return roundShift(v+int64(math.Floor(e+0.5)), op.DropBits)
+	return roundShift(v, op.DropBits) + int64(math.Floor(e+0.5))
 }
 
 func newRand(seed uint64) *rand.Rand {

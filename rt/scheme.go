@@ -84,19 +84,28 @@ type ParamsInfo struct {
 	// probability that at least one lookup of an evaluation fails.
 	PError, GlobalPError float64
 	// TLUs is the number of encrypted lookups per evaluation, CostPerTLU
-	// the estimated time of one on one core, Estimate their product
-	// (single core; Execute divides it by about the worker count).
+	// the estimated time of one on one core (on average: under TFHE an
+	// exactly rounded lookup costs one bootstrap per rounded bit more),
+	// Estimate their product (single core; Execute divides it by about the
+	// worker count).
 	TLUs       int
 	CostPerTLU time.Duration
+	// Bootstraps is the number of TFHE programmable bootstraps per
+	// evaluation (TLUs plus exact rounding's bit extractions; 0 for BGV).
+	Bootstraps int
 	Estimate   time.Duration
 	// Keys are the key and ciphertext sizes these parameters give.
 	Keys KeySizes
 }
 
 func (pi ParamsInfo) String() string {
-	return fmt.Sprintf("%s/%s: msg %d bits, lookups %d bits, %d-bit security, p_error %.3g per lookup (%.3g per run), %d lookups × %v = %v per run (one core), evaluation keys %s",
+	extra := ""
+	if pi.Bootstraps > pi.TLUs {
+		extra = fmt.Sprintf(" (%d bootstraps with exact rounding)", pi.Bootstraps)
+	}
+	return fmt.Sprintf("%s/%s: msg %d bits, lookups %d bits, %d-bit security, p_error %.3g per lookup (%.3g per run), %d lookups%s × %v = %v per run (one core), evaluation keys %s",
 		pi.Scheme, pi.Name, pi.MsgBits, pi.PBSBits, pi.SecurityBits, pi.PError, pi.GlobalPError,
-		pi.TLUs, pi.CostPerTLU.Round(time.Microsecond), pi.Estimate.Round(time.Millisecond), FormatBytes(pi.Keys.Eval))
+		pi.TLUs, extra, pi.CostPerTLU.Round(time.Microsecond), pi.Estimate.Round(time.Millisecond), FormatBytes(pi.Keys.Eval))
 }
 
 // FormatBytes prints n bytes with a binary unit (KiB, MiB, GiB).

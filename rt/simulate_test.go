@@ -91,6 +91,27 @@ func TestSimulateRate(t *testing.T) {
 	}
 	checkRate(t, "approximate, on a boundary", edgeFlips, onEdge, 0.5)
 	checkRate(t, "approximate, on the grid", gridFlips, onGrid, p)
+	// Exact rounding of 2 bits: boundaries are no worse than the rest,
+	// every input reads a wrong entry with the failure probability.
+	c = lookupCircuit(t, n, 2, RoundExact, injective)
+	got, err = c.Run(ctx, Simulate, [][]int64{x}, &Options{PError: p, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	onEdge, edgeFlips, flips := 0, 0, 0
+	for i, v := range x {
+		if got[0][i] != injective((v+2)>>2) {
+			flips++
+			if v%4 == 2 {
+				edgeFlips++
+			}
+		}
+		if v%4 == 2 {
+			onEdge++
+		}
+	}
+	checkRate(t, "exact, on a boundary", edgeFlips, onEdge, p)
+	checkRate(t, "exact, all inputs", flips, n, p)
 }
 
 func TestSimulateDeterministic(t *testing.T) {

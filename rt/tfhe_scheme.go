@@ -72,6 +72,7 @@ func (tfheScheme) selectParams(c *Circuit, req Requirements, pe float64) (string
 	}
 	pl := c.analyze()
 	seen := false
+	exactBlocked := false
 	for _, cand := range tfheCatalog() {
 		seen = seen || cand.Name == p.Name
 		if !seen || cand.PBSBits < treq.PBSBits || cand.SecurityBits < 128 {
@@ -81,13 +82,62 @@ func (tfheScheme) selectParams(c *Circuit, req Requirements, pe float64) (string
 		if q.PFail(treq.MaxNorm2, req.MsgBits-treq.PBSBits) > pe {
 			continue
 		}
+		if f, _ := exactFail(c, pl, q); f > pe {
+			exactBlocked = true
+			continue
+		}
 		if f, _ := outputFail(c, pl, q); f <= pe {
 			return q.Name, nil
 		}
 	}
+	if exactBlocked {
+		// Report the exact lookup that the most accurate wide enough set
+		// still fails.
+		best, name, k := 1.0, "", 0
+		for _, cand := range tfheCatalog() {
+			if cand.PBSBits < treq.PBSBits || cand.SecurityBits < 128 {
+				continue
+			}
+			if f, n := exactFail(c, pl, cand.WithMsgBits(req.MsgBits)); f < best {
+				best, name = f, n
+			}
+		}
+		for i := range c.Ops {
+			if c.Ops[i].Name == name {
+				k = i
+			}
+		}
+		return "", errf(NoCryptoParameters, "circuit %s: lookup %q rounds exactly: removing its %d low bits one at a time needs %d-bit values correct to the last bit, and the best parameter set fails with probability %.3g > p_error %.3g (weight norm %s): use approximate rounding, keep fewer bits before the lookup, or raise p_error",
+			c.Name, name, pl.opDrop[k], req.MsgBits, best, pe, ftoa(pl.opNorm2[k]))
+	}
 	_, name := outputFail(c, pl, p)
 	return "", errf(NoCryptoParameters, "circuit %s: no parameter set decrypts output %q (%d bits, weight norm %s) at p_error %.3g: lower the output bit width or raise p_error",
 		c.Name, name, req.MsgBits, ftoa(req.MaxNorm2), pe)
+}
+
+// exactFail returns the largest failure probability under p of an
+// encrypted lookup that rounds exactly (bit extractions and final lookup,
+// tfhe.Params.PFailExact), and that lookup's name (0, "" when none).
+func exactFail(c *Circuit, pl *plan, p tfhe.Params) (float64, string) {
+	worst, name := 0.0, ""
+	for k := range c.Ops {
+		op := &c.Ops[k]
+		if op.Kind != OpTLU || !pl.opExact[k] || !c.Values[op.Out].Encrypted {
+			continue
+		}
+		if f := p.PFailExact(pl.opNorm2[k], pl.opDrop[k]); f > worst || name == "" {
+			worst, name = f, op.Name
+		}
+	}
+	return worst, name
+}
+
+// lookupFail is the failure probability of lookup k under p.
+func (pl *plan) lookupFail(p tfhe.Params, k int) float64 {
+	if pl.opExact[k] {
+		return p.PFailExact(pl.opNorm2[k], pl.opDrop[k])
+	}
+	return p.PFail(pl.opNorm2[k], pl.opDrop[k])
 }
 
 // outputFail returns the largest probability that decrypting an element of
@@ -125,7 +175,7 @@ func (s tfheScheme) info(c *Circuit) (ParamsInfo, error) {
 		if op.Kind != OpTLU || !c.Values[op.Out].Encrypted {
 			continue
 		}
-		f := p.PFail(pl.opNorm2[k], pl.opDrop[k])
+		f := pl.lookupFail(p, k)
 		worst = max(worst, f)
 		sumFail += f * float64(c.Values[op.Out].Size())
 	}
@@ -136,7 +186,13 @@ func (s tfheScheme) info(c *Circuit) (ParamsInfo, error) {
 			sumFail += f * float64(c.Values[o.Value].Size())
 		}
 	}
-	cost := time.Duration(p.Cost() * float64(time.Second))
+	// One lookup costs one bootstrap, plus one per bit an exact rounding
+	// removes: CostPerTLU is the average over the circuit's lookups.
+	pbs := time.Duration(p.Cost() * float64(time.Second))
+	cost := pbs
+	if pl.req.TLUs > 0 {
+		cost = pbs * time.Duration(pl.req.Bootstraps) / time.Duration(pl.req.TLUs)
+	}
 	// Key sizes follow rt/tfhe's layout (TestTFHEBackendDirect checks them
 	// against generated keys).
 	kN := int64(p.GLWEDim * p.PolyDegree)
@@ -150,7 +206,7 @@ func (s tfheScheme) info(c *Circuit) (ParamsInfo, error) {
 		Scheme: s.name(), Name: p.Name, Desc: p.String(),
 		MsgBits: p.MsgBits, PBSBits: pl.req.PBSBits, SecurityBits: p.SecurityBits,
 		PError: worst, GlobalPError: -math.Expm1(-sumFail),
-		TLUs: pl.req.TLUs, CostPerTLU: cost, Estimate: cost * time.Duration(pl.req.TLUs),
+		TLUs: pl.req.TLUs, Bootstraps: pl.req.Bootstraps, CostPerTLU: cost, Estimate: pbs * time.Duration(pl.req.Bootstraps),
 		Keys: KeySizes{Secret: 8 * (int64(p.LWEDim) + kN), Eval: bsk + ksk, Bootstrapping: bsk, KeySwitching: ksk, Ciphertext: 8 * (kN + 1)},
 	}, nil
 }
@@ -164,7 +220,13 @@ func (tfheScheme) sigma(c *Circuit) (func(op *Op) float64, error) {
 	sig := make(map[*Op]float64)
 	for k := range c.Ops {
 		op := &c.Ops[k]
-		if op.Kind == OpTLU {
+		switch {
+		case op.Kind == OpTLU && pl.opExact[k]:
+			// Exact rounding reads the right entry unless a bit
+			// extraction or the lookup fails: perturb moves the rounded
+			// read by round(e), which happens with that probability.
+			sig[op] = SigmaForPError(p.PFailExact(pl.opNorm2[k], pl.opDrop[k]))
+		case op.Kind == OpTLU:
 			// The bootstrap reads m/2^(scale+d); perturb works in units of
 			// x/2^d, the same steps.
 			sig[op] = p.InputNoiseStdDev(pl.opNorm2[k], pl.opDrop[k])
@@ -378,28 +440,26 @@ func newTFHEServer(c *Circuit, p tfhe.Params, ek *tfhe.EvalKey, workers int) (*t
 }
 
 // buildLUTs makes one LUT per table of op. The bootstrap reads the input's
-// message m = (x - offset)·2^scale with scale+d low bits dropped, d the
-// approximately rounded bits (0 for exact rounding, which the table does).
-// Reads beyond the table (approximate rounding at the edges) take the
-// nearest entry.
+// message m = (x - offset)·2^scale with scale+d low bits dropped (offset a
+// multiple of 2^d), d = op.DropBits: approximately, or exactly with
+// NewLUTExact's bit extractions. Reads beyond the table (approximate
+// rounding at the edges) take the nearest entry.
 func (s *tfheServer) buildLUTs(k int, op *Op) ([]*tfhe.LUT, error) {
 	in, out := op.In[0], op.Out
 	inOff := s.pl.offset[in]
-	d := tfheDrop(op)
+	d := op.DropBits
 	size := int64(len(op.Tables[0]))
 	luts := make([]*tfhe.LUT, len(op.Tables))
 	for i, t := range op.Tables {
 		f := func(v int64) int64 {
-			var r int64
-			if d > 0 {
-				r = v + inOff>>d
-			} else {
-				r = roundShift(v+inOff, op.DropBits)
-			}
-			j := min(max(r-op.Lo, 0), size-1)
+			j := min(max(v+inOff>>d-op.Lo, 0), size-1)
 			return s.pl.encode(out, t[j])
 		}
-		lut, err := s.p.NewLUT(f, s.pl.opDrop[k])
+		newLUT := s.p.NewLUT
+		if s.pl.opExact[k] {
+			newLUT = s.p.NewLUTExact
+		}
+		lut, err := newLUT(f, s.pl.opDrop[k])
 		if err != nil {
 			return nil, tfheErr(err, "lookup "+quoteOr(op.Name, "?")+" table "+itoa(i))
 		}

@@ -41,6 +41,9 @@ func withToyParams(t testing.TB, c *Circuit) *Circuit {
 	if pf := p.PFail(req.MaxNorm2, req.MsgBits-req.PBSBits); pf > 1e-9 {
 		t.Fatalf("toy set too noisy for %s: p_fail %g", c.Name, pf)
 	}
+	if pf, name := exactFail(c, c.analyze(), p); pf > 1e-9 {
+		t.Fatalf("toy set too noisy for exact rounding in %s (lookup %q): p_fail %g", c.Name, name, pf)
+	}
 	return c
 }
 

@@ -1,0 +1,115 @@
+package rt
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/fheir/fheir/rt/tfhe"
+	"github.com/google/go-cmp/cmp"
+)
+
+// exactWeights are the rows of exactCircuit's Linear op: 4-bit inputs
+// give accumulators in [-30, 135] and [-45, 105] (8 signed bits centred).
+var exactWeights = [2][4]int64{{3, -2, 5, 1}, {-3, 4, 2, 1}}
+
+// exactCircuit reads two 8-bit accumulators through an injective 4-bit
+// table after dropping 4 bits with exact rounding.
+func exactCircuit(t testing.TB) *Circuit {
+	b := NewBuilder("exact_rounding")
+	x := b.Input("x", []int{1, 4}, true, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}, QMin: 0, QMax: 15})
+	var w []int64
+	for i := range 4 {
+		for j := range 2 {
+			w = append(w, exactWeights[j][i])
+		}
+	}
+	acc := b.MatMul("acc", x, w, 4, 2, nil)
+	y := b.Apply("lut", acc, func(v int64) int64 { return 3*v + 1 }, 4, RoundExact)
+	b.Output("y", y, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}})
+	c, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func exactAcc(x []int64, j int) int64 {
+	var s int64
+	for i, v := range x {
+		s += exactWeights[j][i] * v
+	}
+	return s
+}
+
+// TestTFHEExactRounding runs exact rounding on the cheapest secure set
+// through serialized keys and ciphertexts: execute equals disable bit for
+// bit, on accumulators that sit exactly on a rounding boundary (x ≡ 8 mod
+// 16, where approximate rounding reads either neighbour) and next to one.
+func TestTFHEExactRounding(t *testing.T) {
+	c := exactCircuit(t)
+	c.Scheme = "tfhe"
+	info, err := c.SelectParams(SelectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s", info)
+	req := c.Requirements()
+	if info.SecurityBits < 128 || info.PError > tfhe.DefaultPError {
+		t.Fatalf("selected %s: security %d, p_error %g", info.Name, info.SecurityBits, info.PError)
+	}
+	// The lookup reads the rounded value only (about 4 bits), not the
+	// 8-bit accumulator, and pays one bootstrap per removed bit.
+	if req.MsgBits < 8 || info.PBSBits > 5 || req.ExactDropBits < 4 || info.Bootstraps != 2*(1+req.ExactDropBits) || info.TLUs != 2 {
+		t.Errorf("requirements %+v, info %+v: want 8-bit values, lookups of at most 5 bits, %d bootstraps", req, info, 2*(1+req.ExactDropBits))
+	}
+	p, _ := tfheParams(c)
+	pbs := time.Duration(p.Cost() * float64(time.Second))
+	if info.CostPerTLU*2 != info.Estimate || info.Estimate != pbs*time.Duration(info.Bootstraps) {
+		t.Errorf("estimate %v (%v per lookup) for %d bootstraps of %v", info.Estimate, info.CostPerTLU, info.Bootstraps, pbs)
+	}
+	cl, srv := deploy(t, c)
+	// Inputs whose accumulator j has residue r mod 16: ties (8) and their
+	// neighbours (7, 9), for both rows, plus the extremes.
+	rng := rand.New(rand.NewPCG(31, 32))
+	inputs := [][]int64{{0, 15, 0, 0}, {15, 0, 15, 15}}
+	for _, want := range []struct{ j, r int64 }{{0, 8}, {1, 8}, {0, 7}, {1, 9}, {0, 8}, {1, 8}} {
+		for {
+			x := randInts(rng, 4, 0, 15)
+			if exactAcc(x, int(want.j))&15 == want.r {
+				inputs = append(inputs, x)
+				break
+			}
+		}
+	}
+	ties := 0
+	ctx := context.Background()
+	for _, x := range inputs {
+		for j := range 2 {
+			if exactAcc(x, j)&15 == 8 {
+				ties++
+			}
+		}
+		in, err := cl.EncryptQuantized(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := srv.Run(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := cl.DecryptQuantized(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := c.Run(ctx, Disable, [][]int64{x}, nil)
+		ref := []int64{3*((exactAcc(x, 0)+8)>>4) + 1, 3*((exactAcc(x, 1)+8)>>4) + 1}
+		if !cmp.Equal(got, want) || !cmp.Equal(want[0], ref) {
+			t.Errorf("x=%v (accumulators %d, %d): execute %v, disable %v, reference %v", x, exactAcc(x, 0), exactAcc(x, 1), got, want, ref)
+		}
+	}
+	if ties < 4 {
+		t.Fatalf("BUG in test: only %d accumulators on a rounding boundary", ties)
+	}
+}
