@@ -20,20 +20,38 @@ func SelectParams(c *rt.Circuit, opts rt.SelectOptions) (rt.ParamsInfo, error) {
 	req := c.Requirements()
 	switch rt.CodeOf(err) {
 	case rt.AccumulatorTooWide:
-		hint := "set --rounding-threshold-bits (e.g. 6:approximate) or lower --n-bits"
-		for k := range c.Ops {
-			if op := &c.Ops[k]; op.Name == req.WidestOp && op.Kind == rt.OpTLU && op.DropBits > 0 && op.Rounding == rt.RoundExact {
-				hint = "exact rounding reads the whole accumulator: use --rounding-threshold-bits N:approximate, or lower --n-bits"
-			}
-		}
 		return info, &ir.Error{Loc: req.WidestOp, Code: AccumulatorTooWide, Msg: fmt.Sprintf(
-			"no parameter set holds this circuit: its widest table lookup reads %d bits and its values are %d bits wide: %s (%v)",
-			req.PBSBits, req.MsgBits, hint, err)}
+			"no parameter set holds this circuit: its widest table lookup reads %d bits and its values are %d bits wide: "+
+				"set --rounding-threshold-bits (e.g. 6:approximate) or lower --n-bits (%v)",
+			req.PBSBits, req.MsgBits, err)}
 	case rt.NoCryptoParameters:
+		if req.ExactDropBits > 0 && fitsApproximately(c, opts) {
+			return info, &ir.Error{Loc: req.ExactOp, Code: NoCryptoParameters, Msg: fmt.Sprintf(
+				"exact rounding removes %d low bits of this lookup's input one bootstrap at a time, which needs its %d-bit values "+
+					"correct to the last bit: no parameter set does that at the requested failure probability; "+
+					"use --rounding-threshold-bits N:approximate, lower --n-bits or raise --p-error (%v)",
+				req.ExactDropBits, req.MsgBits, err)}
+		}
 		return info, &ir.Error{Loc: req.WidestOp, Code: NoCryptoParameters, Msg: fmt.Sprintf(
 			"no parameter set runs a %d-bit table lookup with weight 2-norm %.4g (at %q) at the requested failure probability: "+
 				"raise --p-error or --global-p-error, lower --n-bits or set --rounding-threshold-bits (%v)",
 			req.PBSBits, req.MaxNorm2, req.NoisiestOp, err)}
 	}
 	return info, err
+}
+
+// fitsApproximately reports whether c would get parameters with its
+// exactly rounded lookups rounded approximately instead (exact rounding
+// is then what no parameter set can do).
+func fitsApproximately(c *rt.Circuit, opts rt.SelectOptions) bool {
+	d := *c
+	d.Params = ""
+	d.Ops = append([]rt.Op(nil), c.Ops...)
+	for k := range d.Ops {
+		if op := &d.Ops[k]; op.Kind == rt.OpTLU && op.DropBits > 0 {
+			op.Rounding = rt.RoundApprox
+		}
+	}
+	_, err := d.SelectParams(opts)
+	return err == nil
 }

@@ -20,6 +20,8 @@ type Requirements struct {
 	// encrypted lookup removes bit by bit (its input's scale plus its
 	// DropBits; 0 when no lookup rounds exactly).
 	ExactDropBits int
+	// ExactOp names the exactly rounded lookup that sets ExactDropBits.
+	ExactOp string
 	// Bootstraps is the number of programmable bootstraps of one
 	// evaluation: TLUs plus the bit extractions of exact rounding.
 	Bootstraps int
@@ -193,7 +195,9 @@ func (c *Circuit) analyze() *plan {
 				p.req.Bootstraps += out.Size()
 				if p.opExact[k] {
 					p.req.Bootstraps += out.Size() * p.opDrop[k]
-					p.req.ExactDropBits = max(p.req.ExactDropBits, p.opDrop[k])
+					if p.opDrop[k] > p.req.ExactDropBits {
+						p.req.ExactDropBits, p.req.ExactOp = p.opDrop[k], op.Name
+					}
 				}
 				sq[op.Out] = normVec{uniform: 1}
 			}

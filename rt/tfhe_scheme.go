@@ -93,7 +93,7 @@ func (tfheScheme) selectParams(c *Circuit, req Requirements, pe float64) (string
 	if exactBlocked {
 		// Report the exact lookup that the most accurate wide enough set
 		// still fails.
-		best, name, k := 1.0, "", 0
+		best, name, k := math.Inf(1), "", 0
 		for _, cand := range tfheCatalog() {
 			if cand.PBSBits < treq.PBSBits || cand.SecurityBits < 128 {
 				continue

@@ -104,7 +104,8 @@ func TestCompileErrors(t *testing.T) {
 	}{
 		{dir, []string{"compile", "wide.fir", "--backend", "tfhe"}, `wide.fir: node "Relu_wide": no parameter set holds this circuit: its widest table lookup reads 13 bits`},
 		{dir, []string{"compile", "wide.fir", "--backend", "tfhe"}, "[AccumulatorTooWide]"},
-		{dir, []string{"compile", "wide.fir", "--backend", "tfhe", "--rounding-threshold-bits", "4"}, "exact rounding reads the whole accumulator: use --rounding-threshold-bits N:approximate"},
+		{dir, []string{"compile", "noisy.fir", "--backend", "tfhe", "--rounding-threshold-bits", "4"}, `node "Relu_noisy": exact rounding removes 18 low bits of this lookup's input one bootstrap at a time`},
+		{dir, []string{"compile", "noisy.fir", "--backend", "tfhe", "--rounding-threshold-bits", "4"}, "use --rounding-threshold-bits N:approximate"},
 		{dir, []string{"compile", "noisy.fir", "--rounding-threshold-bits", "4:approximate", "--p-error", "2^-1000"}, `node "Relu_noisy": no parameter set runs a 4-bit table lookup with weight 2-norm`},
 		{dir, []string{"compile", "noisy.fir", "--rounding-threshold-bits", "4:approximate", "--p-error", "2^-1000"}, `[NoCryptoParameters]`},
 		{dir, []string{"compile", "wide.fir", "--p-error", "2^-40", "--global-p-error", "0.1"}, "not both"},
@@ -120,6 +121,25 @@ func TestCompileErrors(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(tc.dir, out)); err == nil {
 			t.Errorf("fheir %s failed but wrote %s", strings.Join(tc.args, " "), out)
+		}
+	}
+}
+
+// TestCompileExactRounding: exact rounding of a 13-bit accumulator to 4
+// bits compiles on TFHE, with 4-bit lookups and the bit extractions
+// counted in the estimate.
+func TestCompileExactRounding(t *testing.T) {
+	dir := tempModuleDir(t)
+	if err := os.WriteFile(filepath.Join(dir, "wide.fir"), []byte(wideFIR), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runFheir(t, dir, "compile", "wide.fir", "--backend", "tfhe", "--rounding-threshold-bits", "4", "-o", "out/wide")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{"messages of 13 bits, widest lookup 4 bits", "estimated cost: 2 lookups", "wrote package wide"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 }
