@@ -26,9 +26,10 @@
 // ciphertext holding the signed MsgBits-wide message (x − offset)·2^scale:
 // the offset centres the value's range and the scale lifts narrow values to
 // the top of the message, so that a lookup resolves only the bits its input
-// has (see Requirements). Exact rounding before a lookup is folded into the
-// table (the lookup then reads all bits of its input); approximate rounding
-// is free (the bootstrap drops the bits).
+// has (see Requirements). Approximate rounding is free (the bootstrap drops
+// the bits); exact rounding removes the dropped bits one at a time with a
+// cheap bootstrap each (tfhe.Params.NewLUTExact), then reads only the
+// rounded value.
 package rt
 
 import (
@@ -132,7 +133,9 @@ type Rounding uint8
 
 const (
 	// RoundExact rounds to the nearest multiple, ties upward:
-	// r(x) = (x + 2^(d-1)) >> d, arithmetic shift.
+	// r(x) = (x + 2^(d-1)) >> d, arithmetic shift. Under TFHE it costs one
+	// extra bootstrap per dropped bit (of the lookup's precision, not the
+	// accumulator's) and needs the input correct to its last bit.
 	RoundExact Rounding = 0
 	// RoundApprox is RoundExact in the clear; under encryption an input
 	// within the noise of a rounding boundary may land on the neighbouring

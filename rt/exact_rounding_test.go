@@ -2,6 +2,7 @@ package rt
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -111,5 +112,60 @@ func TestTFHEExactRounding(t *testing.T) {
 	}
 	if ties < 4 {
 		t.Fatalf("BUG in test: only %d accumulators on a rounding boundary", ties)
+	}
+}
+
+// TestSimulateExactUsesParams: Simulate perturbs an exactly rounded lookup
+// with the failure probability of the bit extractions and the lookup
+// (PFailExact), and inputs on a rounding boundary fail no more often.
+func TestSimulateExactUsesParams(t *testing.T) {
+	const n = 40000
+	f := func(v int64) int64 { return 2*v - 5 }
+	c := lookupCircuit(t, n, 2, RoundExact, f)
+	c.Scheme, c.MsgBits = "tfhe", c.Requirements().MsgBits
+	// A toy set as noisy as needed for a measurable failure rate.
+	noisy := toyParams()
+	noisy.Name = "toy-noisy-exact-test"
+	pf := 0.0
+	for e := -40.0; e < -10 && (pf < 0.01 || pf > 0.3); e += 0.25 {
+		noisy.GLWEStdDev = math.Exp2(e)
+		pf = noisy.WithMsgBits(c.MsgBits).PFailExact(1, c.analyze().opDrop[0])
+	}
+	if pf < 0.01 || pf > 0.3 {
+		t.Fatalf("no toy noise level gives a failure rate in [0.01, 0.3] (last %g)", pf)
+	}
+	real := tfheCatalog
+	defer func() { tfheCatalog = real }()
+	tfheCatalog = func() []tfhe.Params { return append(real(), noisy) }
+	c.Params = noisy.Name
+	x := make([]int64, n)
+	for i := range x {
+		x[i] = 4 + int64(i)%56 // interior: a perturbed read never clamps
+	}
+	ctx := context.Background()
+	got, err := c.Run(ctx, Simulate, [][]int64{x}, &Options{Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flips, onEdge, edgeFlips := 0, 0, 0
+	for i, v := range x {
+		if v%4 == 2 {
+			onEdge++
+		}
+		if got[0][i] != f((v+2)>>2) {
+			flips++
+			if v%4 == 2 {
+				edgeFlips++
+			}
+		}
+	}
+	checkRate(t, "simulate, exact rounding", flips, n, pf)
+	checkRate(t, "simulate, exact rounding on a boundary", edgeFlips, onEdge, pf)
+	info, err := c.ParamsInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(info.PError-pf) > 1e-12 {
+		t.Errorf("ParamsInfo: p_error %g, want PFailExact %g", info.PError, pf)
 	}
 }
