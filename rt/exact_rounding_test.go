@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,5 +168,35 @@ func TestSimulateExactUsesParams(t *testing.T) {
 	}
 	if math.Abs(info.PError-pf) > 1e-12 {
 		t.Errorf("ParamsInfo: p_error %g, want PFailExact %g", info.PError, pf)
+	}
+}
+
+// TestSelectExactTooNoisy: exact rounding of an accumulator of huge weights
+// needs it correct to the last of its 22 bits, which no set does, while
+// approximate rounding of the same circuit fits.
+func TestSelectExactTooNoisy(t *testing.T) {
+	build := func(r Rounding) *Circuit {
+		b := NewBuilder("noisy_exact")
+		x := b.Input("x", []int{1, 2}, true, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}, QMin: -8, QMax: 7})
+		acc := b.MatMul("acc", x, []int64{100000, -100000}, 2, 1, nil)
+		y := b.Apply("relu", acc, func(v int64) int64 { return max(v, 0) }, 18, r)
+		b.Output("y", y, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}})
+		c, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Scheme = "tfhe"
+		return c
+	}
+	if _, err := build(RoundApprox).SelectParams(SelectOptions{}); err != nil {
+		t.Fatalf("approximate rounding: %v", err)
+	}
+	c := build(RoundExact)
+	_, err := c.SelectParams(SelectOptions{})
+	if CodeOf(err) != NoCryptoParameters || !strings.Contains(err.Error(), `lookup "relu" rounds exactly`) {
+		t.Fatalf("exact rounding: %v, want NoCryptoParameters naming lookup \"relu\"", err)
+	}
+	if r := c.Requirements(); r.ExactOp != "relu" || r.ExactDropBits < 18 {
+		t.Errorf("requirements %+v: want ExactOp relu dropping at least 18 bits", r)
 	}
 }

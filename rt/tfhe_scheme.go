@@ -72,7 +72,7 @@ func (tfheScheme) selectParams(c *Circuit, req Requirements, pe float64) (string
 	}
 	pl := c.analyze()
 	seen := false
-	exactBlocked := false
+	exactBlocked, exactOK := false, false // some set failed (passed) the exact lookups
 	for _, cand := range tfheCatalog() {
 		seen = seen || cand.Name == p.Name
 		if !seen || cand.PBSBits < treq.PBSBits || cand.SecurityBits < 128 {
@@ -86,11 +86,12 @@ func (tfheScheme) selectParams(c *Circuit, req Requirements, pe float64) (string
 			exactBlocked = true
 			continue
 		}
+		exactOK = true
 		if f, _ := outputFail(c, pl, q); f <= pe {
 			return q.Name, nil
 		}
 	}
-	if exactBlocked {
+	if exactBlocked && !exactOK {
 		// Report the exact lookup that the most accurate wide enough set
 		// still fails.
 		best, name, k := math.Inf(1), "", 0
