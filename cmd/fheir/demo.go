@@ -94,8 +94,10 @@ func init() {
 		summary: "Compile the bundled quantization-aware model, generate keys, encrypt real test samples,\n" +
 			"run encrypted inference on a server that holds only the evaluation keys, decrypt, and print\n" +
 			"each encrypted prediction next to the clear one and the label, with timings and key sizes.",
-		usage:   "[-n 10] [-model path.onnx] [compile flags]",
-		example: "  fheir demo                    # exact lookups: encrypted outputs equal the clear ones bit for bit\n  fheir demo -backend tfhe -rounding-threshold-bits 4:approximate   # TFHE bootstraps, 4-bit approximate rounding",
+		usage: "[-n 10] [-model path.onnx] [compile flags]",
+		example: "  fheir demo                    # exact lookups: encrypted outputs equal the clear ones bit for bit\n" +
+			"  fheir demo -backend tfhe -rounding-threshold-bits 4               # TFHE, exact rounding to 4-bit lookups\n" +
+			"  fheir demo -backend tfhe -rounding-threshold-bits 4:approximate   # TFHE, 4x cheaper, may differ by a unit",
 		flags: func(fs *flag.FlagSet) {
 			// Exact lookups by default, so that the demo shows encrypted
 			// outputs equal to the clear ones bit for bit; with --backend
@@ -136,7 +138,8 @@ func runDemo(model string, n, workers int, cc *compileConfig, stdout, stderr io.
 	if strings.HasSuffix(cc.roundBits, ":approximate") {
 		fmt.Fprintf(stdout, "note: with approximate rounding (-rounding-threshold-bits %s) an encrypted lookup whose input lies\n"+
 			"next to a rounding boundary may read the neighbouring entry, so encrypted outputs may differ from the\n"+
-			"clear ones by a unit in a few places (simulate mode models this); -rounding-threshold-bits= runs exact.\n\n", cc.roundBits)
+			"clear ones by a unit in a few places (simulate mode models this); without \":approximate\" the rounding\n"+
+			"is exact (one extra bootstrap per dropped bit on TFHE) and outputs equal the clear ones.\n\n", cc.roundBits)
 	}
 	c := res.c
 	in := &c.Values[c.Inputs[0].Value]
