@@ -39,7 +39,7 @@ type backendCase struct {
 // evaluation keys), mismatches (outputs differing from the clear run).
 func BenchmarkBackends(b *testing.B) {
 	const (
-		wine = "/work/shared/fixtures/qat_simplenet_wine"
+		wine = "../testdata/fixtures/qat_simplenet_wine"
 		mlp  = "../testdata/models/qat_mlp_demo"
 	)
 	var cases []backendCase
