@@ -528,19 +528,11 @@ func (k *bgvKeys) unmarshalTensor(v ValueID, data []byte) (Tensor, error) {
 }
 
 func (k *bgvKeys) evalKeys() ([]byte, error) {
-	b, err := k.ek.MarshalBinary()
-	if err != nil {
-		return nil, bgvErr(err, "marshalling the evaluation keys")
-	}
-	return b, nil
+	return marshalKey(k.ek, bgvErr, "marshalling the evaluation keys")
 }
 
 func (k *bgvKeys) secretKey() ([]byte, error) {
-	b, err := k.sk.MarshalBinary()
-	if err != nil {
-		return nil, bgvErr(err, "marshalling the secret key")
-	}
-	return b, nil
+	return marshalKey(k.sk, bgvErr, "marshalling the secret key")
 }
 
 func (k *bgvKeys) sizes() KeySizes {

@@ -382,26 +382,20 @@ func (r *decoder) bytes() []byte {
 	return b
 }
 
-func (r *decoder) ints() []int {
-	s := make([]int, r.count(1))
-	for i := range s {
-		x := r.varint()
-		if x < math.MinInt32 || x > math.MaxInt32 {
-			r.fail("dimension %d out of range", x)
-		}
-		s[i] = int(x)
-	}
-	return s
-}
+func (r *decoder) ints() []int { return varints32[int](r, "dimension") }
 
-func (r *decoder) i32s() []int32 {
-	s := make([]int32, r.count(1))
+func (r *decoder) i32s() []int32 { return varints32[int32](r, "index") }
+
+// varints32 reads a counted list of varints that must fit 32 bits; what
+// names an element in the error.
+func varints32[T int | int32](r *decoder, what string) []T {
+	s := make([]T, r.count(1))
 	for i := range s {
 		x := r.varint()
 		if x < math.MinInt32 || x > math.MaxInt32 {
-			r.fail("index %d out of range", x)
+			r.fail("%s %d out of range", what, x)
 		}
-		s[i] = int32(x)
+		s[i] = T(x)
 	}
 	return s
 }

@@ -1,6 +1,7 @@
 package rt
 
 import (
+	"encoding"
 	"fmt"
 	"math"
 	"time"
@@ -178,4 +179,14 @@ func (c *Circuit) ParamsInfo() (ParamsInfo, error) {
 		return ParamsInfo{}, err
 	}
 	return sch.info(c)
+}
+
+// marshalKey serializes a scheme's key, turning the scheme's error into
+// one of ours with wrap.
+func marshalKey(k encoding.BinaryMarshaler, wrap func(error, string) error, what string) ([]byte, error) {
+	b, err := k.MarshalBinary()
+	if err != nil {
+		return nil, wrap(err, what)
+	}
+	return b, nil
 }

@@ -366,19 +366,11 @@ func (k *tfheKeys) unmarshalTensor(v ValueID, data []byte) (Tensor, error) {
 }
 
 func (k *tfheKeys) evalKeys() ([]byte, error) {
-	b, err := k.ek.MarshalBinary()
-	if err != nil {
-		return nil, tfheErr(err, "marshalling the evaluation keys")
-	}
-	return b, nil
+	return marshalKey(k.ek, tfheErr, "marshalling the evaluation keys")
 }
 
 func (k *tfheKeys) secretKey() ([]byte, error) {
-	b, err := k.sk.MarshalBinary()
-	if err != nil {
-		return nil, tfheErr(err, "marshalling the secret key")
-	}
-	return b, nil
+	return marshalKey(k.sk, tfheErr, "marshalling the secret key")
 }
 
 func (k *tfheKeys) sizes() KeySizes {
