@@ -3,6 +3,7 @@ package codegen
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,17 +19,23 @@ import (
 // `fheir compile --backend bgv` on the committed demo MLP (Brevitas QONNX
 // export, exact lookups) into a temporary module, then the generated
 // command in disable mode (checked against the IR interpreter on every
-// committed row) and in execute mode on the first rows (batch-major BGV,
-// keys and ciphertexts serialized between client and server), which must
-// print exactly what disable prints: the same dequantized outputs, hence
-// the same integer outputs and predictions.
+// committed row) and in execute mode (batch-major BGV, keys and
+// ciphertexts serialized between client and server), which must print
+// exactly what disable prints for every row: the same dequantized outputs,
+// hence the same integer outputs and predictions. Execute runs with
+// --batch below the row count, so its report must show many rows in one
+// evaluation and a partial second one. A small program in the same module
+// calls the package's Forward on several rows: one encrypted evaluation
+// (counted from the runtime's progress reports) whose outputs equal
+// Disable's bit for bit.
 func TestCompileBGVPackage(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the fheir command and a generated module, runs BGV inference (12 s on a quiet 2-core machine, 27 s loaded)")
+		t.Skip("builds the fheir command and a generated module, runs three BGV evaluations (XX s on a quiet 2-core machine, XX s loaded)")
 	}
 	const (
 		prefix = "../testdata/models/qat_mlp_demo"
-		execN  = 2
+		batch  = 40 // --batch of the execute run
+		fwdN   = 4  // rows of the Forward run
 	)
 	repo, err := filepath.Abs("..")
 	if err != nil {
@@ -45,7 +52,7 @@ func TestCompileBGVPackage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(bin string, args ...string) string {
+	runErr := func(bin string, args ...string) (stdout, stderr string) {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
 		cmd.Dir = dir
@@ -55,14 +62,27 @@ func TestCompileBGVPackage(t *testing.T) {
 			t.Fatalf("%s %s: %v\n%s%s", filepath.Base(bin), strings.Join(args, " "), err, out.String(), errb.String())
 		}
 		t.Logf("%s %s:\n%s%s", filepath.Base(bin), strings.Join(args, " "), out.String(), errb.String())
-		return out.String()
+		return out.String(), errb.String()
+	}
+	run := func(bin string, args ...string) string {
+		t.Helper()
+		out, _ := runErr(bin, args...)
+		return out
 	}
 	report := run(fheir, "compile", model, "-o", "out/mlpbgv", "--backend", "bgv")
 	if !strings.Contains(report, "crypto parameters: bgv/") || !strings.Contains(report, "batch-major") {
 		t.Fatalf("fheir compile --backend bgv did not choose batch-major BGV parameters:\n%s", report)
 	}
-	goCmd(t, dir, "vet", "./out/...")
-	goCmd(t, dir, "build", "-o", "bin/", "./out/mlpbgv/cmd/mlpbgv")
+	// A program that calls the generated Forward on several rows at once.
+	fwd := filepath.Join(dir, "fwd", "main.go")
+	if err := os.MkdirAll(filepath.Dir(fwd), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fwd, []byte(forwardProgram), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	goCmd(t, dir, "vet", "./out/...", "./fwd")
+	goCmd(t, dir, "build", "-o", "bin/", "./out/mlpbgv/cmd/mlpbgv", "./fwd")
 	bin := filepath.Join(dir, "bin", "mlpbgv")
 
 	// The reference: the same model through the front end, the default
@@ -94,16 +114,98 @@ func TestCompileBGVPackage(t *testing.T) {
 		}
 		want = append(want, formatResult(r, y))
 	}
-	if len(want) < execN {
-		t.Fatalf("%s holds %d rows, want at least %d", inputs, len(want), execN)
+	if len(want) <= batch {
+		t.Fatalf("%s holds %d rows, want more than %d", inputs, len(want), batch)
 	}
 
 	got := strings.Split(strings.TrimSpace(run(bin, "--input", inputs, "--mode", "disable")), "\n")
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("disable differs from the IR interpreter:\n got %q\nwant %q", got, want)
 	}
-	ex := strings.Split(strings.TrimSpace(run(bin, "--input", inputs, "--mode", "execute", "--n", fmt.Sprint(execN))), "\n")
-	if strings.Join(ex, "\n") != strings.Join(want[:execN], "\n") {
-		t.Errorf("execute (bgv) differs from the clear run:\n got %q\nwant %q", ex, want[:execN])
+	// Every row through the command, --batch rows per evaluation: two
+	// evaluations, the second one partial.
+	out, errs := runErr(bin, "--input", inputs, "--mode", "execute", "--batch", fmt.Sprint(batch))
+	if ex := strings.Split(strings.TrimSpace(out), "\n"); strings.Join(ex, "\n") != strings.Join(want, "\n") {
+		t.Errorf("execute (bgv) differs from the clear run:\n got %q\nwant %q", ex, want)
+	}
+	for _, line := range []string{
+		fmt.Sprintf("evaluation 1, samples 0-%d: ", batch-1),
+		fmt.Sprintf("evaluation 2, samples %d-%d: ", batch, len(want)-1),
+		fmt.Sprintf("%d samples in 2 encrypted evaluations of up to %d: ", len(want), batch),
+	} {
+		if !strings.Contains(errs, line) {
+			t.Errorf("execute (bgv) --batch %d: stderr lacks %q:\n%s", batch, line, errs)
+		}
+	}
+
+	// Forward on the first rows: one encrypted evaluation, equal to
+	// Disable bit for bit.
+	fw := strings.Split(strings.TrimSpace(run(filepath.Join(dir, "bin", "fwd"), inputs, fmt.Sprint(fwdN))), "\n")
+	if len(fw) != 2 || !strings.HasPrefix(fw[0], "disable ") || !strings.HasPrefix(fw[1], "execute 1 evaluations: ") {
+		t.Fatalf("fwd printed %q, want a disable line and an execute line with one evaluation", fw)
+	}
+	if d, e := strings.TrimPrefix(fw[0], "disable "), strings.TrimPrefix(fw[1], "execute 1 evaluations: "); d != e || len(strings.Fields(d)) != fwdN*10 {
+		t.Errorf("Forward on %d rows: execute differs from disable (or not %d values):\n execute %s\n disable %s", fwdN, fwdN*10, e, d)
 	}
 }
+
+// forwardProgram calls the generated package's Forward on the first
+// os.Args[2] rows of the .npy file os.Args[1] (float32 rows of 36 values
+// after a version 1 header) in Disable and Execute mode and prints both
+// outputs in full precision, with the number of encrypted evaluations
+// Execute ran (counted by the runtime's progress reports).
+const forwardProgram = `package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+
+	"example.com/app/out/mlpbgv"
+	"github.com/fheir/fheir/rt"
+)
+
+func main() {
+	data, err := os.ReadFile(os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	rows, _ := strconv.Atoi(os.Args[2])
+	hlen := int(binary.LittleEndian.Uint16(data[8:10]))
+	body := data[10+hlen:]
+	x := make([]float64, rows*36)
+	for i := range x {
+		x[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:])))
+	}
+	m, err := mlpbgv.Model()
+	if err != nil {
+		panic(err)
+	}
+	runs := 0
+	m.Opts.Progress = func(p rt.Progress) {
+		if p.Stage == "run" && p.Done {
+			runs++
+		}
+	}
+	for _, mode := range []rt.Mode{mlpbgv.Disable, mlpbgv.Execute} {
+		runs = 0
+		y, err := mlpbgv.Forward(x, mode)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		s := make([]string, len(y))
+		for i, v := range y {
+			s[i] = strconv.FormatFloat(v, 'g', -1, 64)
+		}
+		if mode == mlpbgv.Execute {
+			fmt.Printf("execute %d evaluations: %s\n", runs, strings.Join(s, " "))
+		} else {
+			fmt.Println("disable", strings.Join(s, " "))
+		}
+	}
+}
+`

@@ -171,7 +171,8 @@ func templateData(c *rt.Circuit, pkg string, opts *Options) genData {
 	if d.Batch {
 		d.ForwardDoc = fmt.Sprintf("Forward runs the model on x in the given mode and returns its output. "+
 			"x holds one sample (%d values) or several samples one after the other; "+
-			"their outputs (%d values each) come one after the other too.", d.InSize, d.OutSize)
+			"their outputs (%d values each) come one after the other too. "+
+			"Several samples run as ForwardBatch runs them: in Execute mode, as many per encrypted evaluation as the scheme packs.", d.InSize, d.OutSize)
 	}
 	d.PostLit = postLiteral(c, opts.Post)
 	if c.Params == "" {
