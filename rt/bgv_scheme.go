@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/bits"
 	"runtime"
 	"slices"
@@ -50,48 +49,113 @@ func (s bgvScheme) name() string {
 }
 
 // bgvPlan is the level budget of a circuit: per value the levels consumed
-// on its deepest path, per op whether a linear op rescales.
+// on its deepest path and its noise excess, per op whether a linear op
+// rescales.
 type bgvPlan struct {
-	depth   []int  // per value
-	from    []int  // per value: the op on its deepest path that defined it (-1: input)
-	rescale []bool // per op (linear ops)
-	cost    []int  // per op: levels the op itself uses
-	maxAbs  int64  // largest |Min| or |Max| over all values
-	total   int    // levels the circuit needs
+	depth   []int     // per value
+	from    []int     // per value: the op on its deepest path that defined it (-1: input)
+	excess  []int64   // per value: noise bound in units of the rescale floor
+	rescale []bool    // per op (linear ops)
+	slotw   [][]int64 // per op: vector-major slot-aligned sums, one weight per input (nil: not one)
+	cost    []int     // per op: levels the op itself uses
+	maxAbs  int64     // largest |Min| or |Max| over all values
+	total   int       // levels the circuit needs
 	deepest ValueID
 }
 
-// pureMove reports whether every row of a linear op is a bias plus at most
-// one term of weight ±1: such ops leave the noise unchanged and need no
-// rescale. Any other weighted sum rescales (one level): measured on lattigo
-// v5, the polynomial evaluator fails on inputs whose noise exceeds the
-// rescale floor by more than ~2 bits (see rt/bgv/PARAMS.md).
-func pureMove(op *Op) bool {
+// maxExcess bounds the noise of a value that skipped a rescale, in units
+// of the rescale floor (the noise of a fresh lookup output or of a
+// rescaled sum). The polynomial evaluator tolerates little more than the
+// floor: measured on lattigo v5 (rt/bgv/PARAMS.md), a 1-norm-8 sum fed
+// straight into a lookup was exact and a 1-norm-64 one failed in every
+// slot. 4 keeps a factor of two below the largest measured to work.
+const maxExcess = 4
+
+// rowExcess is the largest noise bound over the op's rows when it does
+// not rescale: Σ |w|·excess(input) per row.
+func (c *Circuit) rowExcess(op *Op, excess []int64) int64 {
+	src := c.linearSources(op)
+	var worst int64
 	for j := 0; j+1 < len(op.RowPtr); j++ {
-		n := 0
+		var e int64
 		for t := op.RowPtr[j]; t < op.RowPtr[j+1]; t++ {
-			switch op.W[t] {
-			case 0:
-			case 1, -1:
-				n++
-			default:
-				return false
+			w := op.W[t]
+			if w < 0 {
+				w = -w
+			}
+			e += min(w, 1<<20) * excess[src[t]]
+			if e > 1<<40 {
+				return e
 			}
 		}
-		if n > 1 {
-			return false
+		worst = max(worst, e)
+	}
+	return worst
+}
+
+// linearSources maps each CSR entry of op to the value it reads.
+func (c *Circuit) linearSources(op *Op) []ValueID {
+	starts := make([]int32, len(op.In)+1)
+	for i, id := range op.In {
+		starts[i+1] = starts[i] + int32(c.Values[id].Size())
+	}
+	out := make([]ValueID, len(op.Src))
+	for t, s := range op.Src {
+		i, _ := slices.BinarySearch(starts, s+1)
+		out[t] = op.In[i-1]
+	}
+	return out
+}
+
+// slotWeights reports whether a linear op is, in the vector-major packing,
+// a slot-wise sum Σ w_i·in_i + bias: every output element j reads element
+// j of each input it reads, with one weight per input shared by all rows
+// (so no rotation and no plaintext vector product is needed). It returns
+// the weights (0 for an input no row reads).
+func (c *Circuit) slotWeights(op *Op) []int64 {
+	n := len(op.RowPtr) - 1
+	starts := make([]int32, len(op.In)+1)
+	for i, id := range op.In {
+		starts[i+1] = starts[i] + int32(c.Values[id].Size())
+	}
+	w := make([]int64, len(op.In))
+	for j := range n {
+		seen := 0
+		for t := op.RowPtr[j]; t < op.RowPtr[j+1]; t++ {
+			i, _ := slices.BinarySearch(starts, op.Src[t]+1)
+			i--
+			if op.Src[t]-starts[i] != int32(j) || op.W[t] == 0 {
+				return nil
+			}
+			if j == 0 {
+				w[i] = op.W[t]
+			} else if w[i] != op.W[t] {
+				return nil
+			}
+			seen++
+		}
+		// Every row must read every input row 0 reads (no masks).
+		nz := 0
+		for _, x := range w {
+			if x != 0 {
+				nz++
+			}
+		}
+		if seen != nz {
+			return nil
 		}
 	}
-	return true
+	return w
 }
 
 func (c *Circuit) bgvPlan() *bgvPlan {
 	vector := c.Scheme == "bgv-vector"
-	pl := &bgvPlan{depth: make([]int, len(c.Values)), from: make([]int, len(c.Values)),
-		rescale: make([]bool, len(c.Ops)), cost: make([]int, len(c.Ops)), deepest: -1}
+	pl := &bgvPlan{depth: make([]int, len(c.Values)), from: make([]int, len(c.Values)), excess: make([]int64, len(c.Values)),
+		rescale: make([]bool, len(c.Ops)), slotw: make([][]int64, len(c.Ops)), cost: make([]int, len(c.Ops)), deepest: -1}
 	for i := range c.Values {
 		v := &c.Values[i]
 		pl.from[i] = -1
+		pl.excess[i] = 1
 		pl.maxAbs = max(pl.maxAbs, -v.Min, v.Max)
 	}
 	for k := range c.Ops {
@@ -102,10 +166,21 @@ func (c *Circuit) bgvPlan() *bgvPlan {
 		}
 		switch op.Kind {
 		case OpLinear:
-			// Vector-major products always multiply by plaintext diagonals.
-			if vector || !pureMove(op) {
+			// A sum whose noise stays within maxExcess of the floor skips
+			// the rescale (no level). Vector-major products otherwise
+			// multiply by plaintext diagonals and always rescale.
+			e := c.rowExcess(op, pl.excess)
+			ok := e <= maxExcess
+			if vector && ok {
+				pl.slotw[k] = c.slotWeights(op)
+				ok = pl.slotw[k] != nil
+			}
+			if ok {
+				pl.excess[op.Out] = max(e, 1)
+			} else {
 				pl.rescale[k] = true
 				pl.cost[k] = 1
+				pl.slotw[k] = nil
 			}
 		case OpTLU:
 			in := &c.Values[op.In[0]]
@@ -117,6 +192,8 @@ func (c *Circuit) bgvPlan() *bgvPlan {
 			pl.total, pl.deepest = max(pl.total, pl.depth[op.Out]), op.Out
 		}
 	}
+	// A lookup's input must be within maxExcess: guaranteed, since every
+	// linear op either rescales or stays within it.
 	return pl
 }
 
@@ -232,22 +309,29 @@ func (s bgvScheme) info(c *Circuit) (ParamsInfo, error) {
 	}
 	var tlus, widest int
 	var est, lookups time.Duration
+	pl := c.bgvPlan()
+	var layout bgv.Layout
+	if s.vector {
+		if layout, err = bgvLayout(c, p); err != nil {
+			return ParamsInfo{}, err
+		}
+	}
 	for k := range c.Ops {
 		op := &c.Ops[k]
 		n := c.Values[op.Out].Size()
 		switch op.Kind {
 		case OpLinear:
-			if s.vector {
-				// ~one plaintext product per diagonal plus 2√diagonals rotations.
-				l, err := bgvLayout(c, p)
-				if err != nil {
-					return ParamsInfo{}, err
-				}
-				d := 0
+			if pl.slotw[k] != nil {
+				est += p.LinearCost(len(op.In)) // slot-wise additions
+			} else if s.vector {
+				// ~one plaintext product per diagonal plus the rotations.
+				d, rots := 0, 0
 				for _, b := range c.linearBlocks(op) {
-					d += len(l.DiagonalIndices(b))
+					idx := layout.DiagonalIndices(b)
+					d += len(idx)
+					rots += layout.KeySwitches(idx)
 				}
-				est += p.LinearCost(d) + time.Duration(2*math.Sqrt(float64(d))*float64(p.RotationCost()))
+				est += p.LinearCost(d) + time.Duration(rots)*p.RotationCost()
 			} else {
 				est += time.Duration(n) * p.LinearCost(int(op.RowPtr[n])/max(n, 1))
 			}
@@ -668,9 +752,6 @@ func (e *firstErr) set(err error) {
 }
 
 func (s *bgvServer) Linear(ctx context.Context, op *Op, in []Tensor) (Tensor, error) {
-	if s.vector {
-		return s.linearVector(op, in)
-	}
 	var x []*bgv.Ciphertext
 	batch := 0
 	for _, t := range in {
@@ -680,6 +761,9 @@ func (s *bgvServer) Linear(ctx context.Context, op *Op, in []Tensor) (Tensor, er
 	}
 	rescale := s.pl.rescale[s.index[op]]
 	rows := len(op.RowPtr) - 1
+	if s.vector {
+		return s.linearVector(op, in)
+	}
 	out := &bgvTensor{cts: make([]*bgv.Ciphertext, rows), n: rows, batch: batch}
 	var fe firstErr
 	err := s.parallel(ctx, rows, 4, func(ev *bgv.Evaluator, j int) {

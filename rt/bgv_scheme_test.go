@@ -34,6 +34,12 @@ func bgvTwoLayerScheme(t testing.TB, scheme string) *Circuit {
 	}, 4, 2, nil)
 	y := b.Apply("act2", o, func(v int64) int64 { return v*v - 2*v }, 0, RoundExact)
 	b.Output("y", y, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}})
+	return bgvBuild(t, b, scheme)
+}
+
+// bgvBuild builds b's circuit and selects its parameters under scheme.
+func bgvBuild(t testing.TB, b *Builder, scheme string) *Circuit {
+	t.Helper()
 	c, err := b.Build()
 	if err != nil {
 		t.Fatal(err)
@@ -48,14 +54,34 @@ func bgvTwoLayerScheme(t testing.TB, scheme string) *Circuit {
 func TestBGVPlan(t *testing.T) {
 	c := bgvTwoLayer(t)
 	pl := c.bgvPlan()
-	// fc1 rescales (1 level); its columns span [-3,6], [-2,4], [-4,2] and
-	// [0,6], so act1 reads [-4,6]: degree 10, 4 levels. fc2 (1), act2
+	// fc1's rows have 1-norm ≤ 3 (≤ maxExcess): no rescale, no level; its
+	// columns span [-3,6], [-2,4], [-4,2] and [0,6], so act1 reads
+	// [-4,6]: degree 10, 4 levels. fc2 (1-norm ≤ 2, no level), act2
 	// reads [-3,3]: degree 6, 3 levels.
-	if pl.total != 9 {
-		t.Errorf("depth %d, want 9 (path %s)", pl.total, c.bgvPath(pl))
+	if pl.total != 7 {
+		t.Errorf("depth %d, want 7 (path %s)", pl.total, c.bgvPath(pl))
 	}
-	if c.Params != "n14-t65537-l9" {
-		t.Errorf("params %q, want n14-t65537-l9", c.Params)
+	if c.Params != "n14-t65537-l7" {
+		t.Errorf("params %q, want n14-t65537-l7", c.Params)
+	}
+	for k, op := range c.Ops {
+		if op.Kind == OpLinear && pl.rescale[k] {
+			t.Errorf("%s rescales", op.Name)
+		}
+	}
+	// Weights of 1-norm 5 exceed maxExcess: that sum rescales (1 level).
+	b := NewBuilder("wide")
+	x := b.Input("x", []int{1, 2}, true, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}, QMin: 0, QMax: 3})
+	h := b.MatMul("fc", x, []int64{3, 1, -2, 1}, 2, 2, nil)
+	b.Output("y", b.Apply("act", h, func(v int64) int64 { return v / 2 }, 0, RoundExact), Quant{Scale: []float64{1}, ZeroPoint: []int64{0}})
+	w, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Scheme = "bgv"
+	wpl := w.bgvPlan()
+	if !wpl.rescale[0] || wpl.cost[0] != 1 || wpl.excess[w.Ops[0].Out] != 1 {
+		t.Errorf("1-norm-5 sum: rescale %v, cost %d, excess %d; want true, 1, 1", wpl.rescale[0], wpl.cost[0], wpl.excess[w.Ops[0].Out])
 	}
 	pi, err := c.ParamsInfo()
 	if err != nil {
@@ -489,7 +515,7 @@ func TestChooseScheme(t *testing.T) {
 	// Too deep for BGV: both BGV packings report DepthExceeded.
 	b := NewBuilder("deep")
 	x := b.Input("x", []int{2}, true, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}, QMin: -100, QMax: 100})
-	for i := range 4 {
+	for i := range 5 { // 5 lookups of degree 600: 50 levels
 		x = b.Apply("act"+itoa(i), b.MatMul("fc"+itoa(i), x, []int64{1, 2, -1, 1}, 2, 2, nil), func(v int64) int64 { return min(max(v, -100), 100) }, 0, RoundExact)
 	}
 	b.Output("y", x, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}})
@@ -504,5 +530,93 @@ func TestChooseScheme(t *testing.T) {
 	}
 	if deep.Scheme != "" || deep.Params != "" {
 		t.Errorf("EstimateSchemes modified the circuit: %s/%s", deep.Scheme, deep.Params)
+	}
+}
+
+// bgvMaxPool is a 2-way max through a difference, a ReLU lookup and a sum
+// (the lowering of MaxPool), then an identity reshape and a dense layer:
+// x ∈ [0,7]^8, m = max(x[0:4], x[4:8]) = x[0:4] + relu(x[4:8] − x[0:4]).
+func bgvMaxPool(t testing.TB, scheme string) *Circuit {
+	b := NewBuilder("bgv_maxpool")
+	x := b.Input("x", []int{1, 8}, true, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}, QMin: 0, QMax: 7})
+	lo := b.Slice("lo", x, []int{0, 0}, []int{1, 1}, []int{1, 4})
+	hi := b.Slice("hi", x, []int{0, 4}, []int{1, 1}, []int{1, 4})
+	r := b.Apply("relu", b.Sub("diff", hi, lo), func(v int64) int64 { return max(v, 0) }, 0, RoundExact)
+	m := b.Reshape("flat", b.Add("max", lo, r), []int{4})
+	y := b.Apply("act", b.MatMul("fc", b.Reshape("row", m, []int{1, 4}), []int64{2, -1, 1, 3, -2, 1, 1, 1}, 4, 2, []int64{1, -3}), func(v int64) int64 { return v / 4 }, 0, RoundExact)
+	b.Output("y", y, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}})
+	return bgvBuild(t, b, scheme)
+}
+
+// TestBGVSlotSums checks that differences and sums of aligned values
+// (MaxPool's lowering) and identity reshapes use no level in both
+// packings, and that execute equals disable with them, with lattigo's
+// hoisted products and with two-key ones.
+func TestBGVSlotSums(t *testing.T) {
+	for _, tc := range []struct {
+		scheme string
+		twoKey bool
+	}{{"bgv", false}, {"bgv-vector", false}, {"bgv-vector", true}} {
+		t.Run(tc.scheme+map[bool]string{true: "/two-key"}[tc.twoKey], func(t *testing.T) {
+			if tc.twoKey {
+				old := maxHoistedKeyBytes
+				maxHoistedKeyBytes = 0
+				defer func() { maxHoistedKeyBytes = old }()
+			}
+			c := bgvMaxPool(t, tc.scheme)
+			pl := c.bgvPlan()
+			for k, op := range c.Ops {
+				switch op.Name {
+				case "diff", "max", "flat", "row":
+					if pl.cost[k] != 0 || (tc.scheme == "bgv-vector" && pl.slotw[k] == nil) {
+						t.Errorf("%s: cost %d, slot weights %v; want 0 levels and a slot-wise sum", op.Name, pl.cost[k], pl.slotw[k])
+					}
+				}
+			}
+			// diff has excess 1+1, relu (degree 14: 4 levels), max excess
+			// 1+1, fc (1-norm up to 5·2) rescales (1 level), act reads the
+			// builder's sound range [-27,67] (m ∈ [0,14]): degree 94, 7
+			// levels. In vector-major the slices are products (1 level).
+			want := 12
+			if tc.scheme == "bgv-vector" {
+				want = 13
+			}
+			if pl.total != want {
+				t.Errorf("depth %d, want %d (path %s)", pl.total, want, c.bgvPath(pl))
+			}
+			cl, srv, _ := bgvDeploy(t, c, nil)
+			if p, _ := bgvParams(c); tc.twoKey {
+				if l, _ := bgvLayout(c, p); l.Giant == 0 {
+					t.Fatal("layout without two-key products")
+				}
+			}
+			rng := rand.New(rand.NewPCG(3, 4))
+			batch := make([][][]int64, min(cl.MaxBatch(), 300))
+			for s := range batch {
+				x := make([]int64, 8)
+				for i := range x {
+					x[i] = rng.Int64N(8)
+				}
+				batch[s] = [][]int64{x}
+			}
+			in, err := cl.EncryptQuantizedBatch(batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := srv.Run(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := cl.DecryptQuantizedBatch(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for s := range batch {
+				want, _ := c.Run(context.Background(), Disable, batch[s], nil)
+				if !cmp.Equal(got[s], want) {
+					t.Fatalf("sample %d x=%v: execute %v, disable %v", s, batch[s][0], got[s], want)
+				}
+			}
+		})
 	}
 }

@@ -27,8 +27,15 @@ func (c *Circuit) linearBlocks(op *Op) [][]bgv.Entry {
 	return blocks
 }
 
+// maxHoistedKeyBytes bounds the rotation keys of lattigo's hoisted
+// products (one key per distinct rotation); a circuit that would need more
+// uses two-key products (bgv.Layout.TwoKey: two keys, slower rotations).
+// Convolutions at N=2^16 need ~30-50 keys of ~450 MiB each.
+var maxHoistedKeyBytes int64 = 1 << 30 // a variable for tests
+
 // bgvLayout is the vector-major layout of c under p: as many samples
-// interleaved as the longest value allows.
+// interleaved as the longest value allows, with two-key products when the
+// hoisted ones' keys would exceed maxHoistedKeyBytes.
 func bgvLayout(c *Circuit, p bgv.Params) (bgv.Layout, error) {
 	n := 1
 	for i := range c.Values {
@@ -37,6 +44,13 @@ func bgvLayout(c *Circuit, p bgv.Params) (bgv.Layout, error) {
 	l, err := bgv.NewLayout(p, n)
 	if err != nil {
 		return l, bgvErr(err, "circuit "+c.Name)
+	}
+	g, err := c.galoisElements(l)
+	if err != nil {
+		return l, err
+	}
+	if int64(len(g))*p.EvalKeyBytes() > maxHoistedKeyBytes {
+		l = l.TwoKey()
 	}
 	return l, nil
 }
@@ -48,10 +62,15 @@ func bgvRotations(c *Circuit, p bgv.Params) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.galoisElements(l)
+}
+
+func (c *Circuit) galoisElements(l bgv.Layout) ([]uint64, error) {
+	pl := c.bgvPlan()
 	var all []uint64
 	for k := range c.Ops {
 		op := &c.Ops[k]
-		if op.Kind != OpLinear {
+		if op.Kind != OpLinear || pl.slotw[k] != nil {
 			continue
 		}
 		for _, b := range c.linearBlocks(op) {
@@ -87,7 +106,7 @@ func (s *bgvServer) encodeMatrices(ek *bgv.EvalKey) error {
 	s.mats = make(map[*Op][]*bgv.MatVec)
 	for k := range s.c.Ops {
 		op := &s.c.Ops[k]
-		if op.Kind != OpLinear {
+		if op.Kind != OpLinear || s.pl.slotw[k] != nil {
 			continue
 		}
 		d := 0
@@ -115,11 +134,23 @@ func (s *bgvServer) linearVector(op *Op, in []Tensor) (Tensor, error) {
 		cts[i] = bt.cts[0]
 		batch = max(batch, bt.batch)
 	}
+	n := len(op.RowPtr) - 1
+	if w := s.pl.slotw[s.index[op]]; w != nil {
+		// Slot-aligned: no rotation, no plaintext product, no level.
+		if len(w) == 1 && w[0] == 1 && op.Bias == nil {
+			return &bgvTensor{cts: cts, n: n, batch: batch}, nil
+		}
+		ct, err := s.evs[0].SlotSum(s.l, cts, w, op.Bias)
+		if err != nil {
+			return nil, bgvErr(err, "slot-wise sum")
+		}
+		return &bgvTensor{cts: []*bgv.Ciphertext{ct}, n: n, batch: batch}, nil
+	}
 	ct, err := s.evs[0].MatVecSum(cts, s.mats[op], op.Bias)
 	if err != nil {
 		return nil, bgvErr(err, "matrix-vector product")
 	}
-	return &bgvTensor{cts: []*bgv.Ciphertext{ct}, n: len(op.RowPtr) - 1, batch: batch}, nil
+	return &bgvTensor{cts: []*bgv.Ciphertext{ct}, n: n, batch: batch}, nil
 }
 
 func (s *bgvServer) lookupVector(op *Op, x *bgvTensor, tick func(int)) (Tensor, error) {

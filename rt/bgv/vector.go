@@ -23,10 +23,12 @@ import (
 // RowSlots returns the slots of one row: the longest vector-major vector.
 func (p Params) RowSlots() int { return p.Slots() / 2 }
 
-// Layout is a vector-major slot layout (see above).
+// Layout is a vector-major slot layout (see above). With Giant > 0,
+// products use two rotation keys only (see TwoKey).
 type Layout struct {
 	P      Params
 	Stride int
+	Giant  int
 }
 
 // NewLayout returns the layout of p that interleaves the most samples
@@ -104,6 +106,9 @@ func (l Layout) MatVecGaloisElements(entries []Entry) ([]uint64, error) {
 	if len(d) == 0 {
 		return nil, nil
 	}
+	if l.Giant > 0 {
+		return l.twoKeyGaloisElements(hp, d), nil
+	}
 	return heint.GaloisElementsForLinearTransformation(hp, l.P.ltParams(d, hp.MaxLevel(), hp.DefaultScale())), nil
 }
 
@@ -129,6 +134,7 @@ type MatVec struct {
 	level  int
 	lt     heint.LinearTransformation
 	galEls []uint64
+	two    *twoKeyMat // Layout.Giant > 0
 }
 
 // EncodeMatVec encodes the nOut×nIn matrix with the given entries (nIn,
@@ -163,6 +169,11 @@ func (e *Evaluator) EncodeMatVec(l Layout, nOut, nIn int, entries []Entry, level
 	}
 	m := &MatVec{p: e.p, l: l, nOut: nOut, level: level}
 	if len(diags) == 0 {
+		return m, nil
+	}
+	if l.Giant > 0 {
+		m.two = e.encodeTwoKey(l, diags)
+		m.galEls = l.twoKeyGaloisElements(e.hp, l.DiagonalIndices(entries))
 		return m, nil
 	}
 	idx := l.DiagonalIndices(entries)
@@ -206,6 +217,9 @@ func (e *Evaluator) MatVecSum(cts []*Ciphertext, mats []*MatVec, bias []int64) (
 			}
 		}
 	}
+	if l.Giant > 0 {
+		return e.twoKeySum(cts, mats, bias)
+	}
 	acc := heint.NewCiphertext(e.hp, 1, level)
 	acc.Scale = e.hp.NewScale(e.hp.Q()[level])
 	lte := heint.NewLinearTransformationEvaluator(e.ev)
@@ -226,24 +240,17 @@ func (e *Evaluator) MatVecSum(cts []*Ciphertext, mats []*MatVec, bias []int64) (
 			return nil, fmt.Errorf("matrix-vector sum: %w", err)
 		}
 	}
-	if bias != nil {
-		if len(bias) > nOut {
-			return nil, errorf(CodeBadArgument, "%d biases for %d outputs", len(bias), nOut)
-		}
-		b := make([]uint64, e.p.Slots())
-		for q := range l.Samples() {
-			for j, v := range bias {
-				b[l.slot(q, j)] = Mod(v, e.p.T)
-			}
-		}
-		pt := heint.NewPlaintext(e.hp, level)
-		pt.Scale = acc.Scale
-		if err := e.ecd.Encode(b, pt); err != nil {
-			panic("BUG: encoding a bias vector: " + err.Error())
-		}
-		if err := e.ev.Add(acc, pt, acc); err != nil {
-			return nil, fmt.Errorf("adding the bias: %w", err)
-		}
+	return e.finishProduct(acc, l, nOut, bias)
+}
+
+// finishProduct adds bias (element j of every sample) to a product at
+// scale q_level and rescales it to scale 1.
+func (e *Evaluator) finishProduct(acc *rlwe.Ciphertext, l Layout, nOut int, bias []int64) (*Ciphertext, error) {
+	if len(bias) > nOut {
+		return nil, errorf(CodeBadArgument, "%d biases for %d outputs", len(bias), nOut)
+	}
+	if err := e.addBias(acc, l, bias); err != nil {
+		return nil, err
 	}
 	if err := e.ev.Rescale(acc, acc); err != nil {
 		return nil, fmt.Errorf("rescale after a matrix product: %w", err)
@@ -252,6 +259,46 @@ func (e *Evaluator) MatVecSum(cts []*Ciphertext, mats []*MatVec, bias []int64) (
 		panic("BUG: matrix product left scale " + acc.Scale.Value.String())
 	}
 	return &Ciphertext{p: e.p, ct: acc}, nil
+}
+
+// SlotSum returns Σ_i w[i]·cts[i] + bias (bias[j] added to element j of
+// every sample of layout l) slot by slot, without rescaling: no level is
+// used and the noise grows by the weights' 1-norm (see WeightedSum).
+func (e *Evaluator) SlotSum(l Layout, cts []*Ciphertext, w []int64, bias []int64) (*Ciphertext, error) {
+	if l.P != e.p || len(bias) > l.MaxLen() {
+		return nil, errorf(CodeBadArgument, "%d biases for vectors of %d", len(bias), l.MaxLen())
+	}
+	out, err := e.WeightedSum(cts, w, 0, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.addBias(out.ct, l, bias); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// addBias adds bias[j] to element j of every sample of layout l (nothing
+// for a nil bias).
+func (e *Evaluator) addBias(ct *rlwe.Ciphertext, l Layout, bias []int64) error {
+	if bias == nil {
+		return nil
+	}
+	b := make([]uint64, e.p.Slots())
+	for q := range l.Samples() {
+		for j, v := range bias {
+			b[l.slot(q, j)] = Mod(v, e.p.T)
+		}
+	}
+	pt := heint.NewPlaintext(e.hp, ct.Level())
+	pt.Scale = ct.Scale
+	if err := e.ecd.Encode(b, pt); err != nil {
+		panic("BUG: encoding a bias vector: " + err.Error())
+	}
+	if err := e.ev.Add(ct, pt, ct); err != nil {
+		return fmt.Errorf("adding the bias: %w", err)
+	}
+	return nil
 }
 
 // LookupSlots evaluates polys[groups[j]] on element j of every sample of

@@ -8,8 +8,13 @@ import (
 // TestVectorMajor multiplies a full layout of samples (interleaved, both
 // slot rows) by random sparse matrices, sums two products with a bias,
 // applies per-slot-group lookups and checks every value against the clear
-// computation.
+// computation, with lattigo's hoisted products and with two-key ones.
 func TestVectorMajor(t *testing.T) {
+	t.Run("hoisted", func(t *testing.T) { testVectorMajor(t, false) })
+	t.Run("two-key", func(t *testing.T) { testVectorMajor(t, true) })
+}
+
+func testVectorMajor(t *testing.T, twoKey bool) {
 	p := Params{LogN: 14, T: 65537, Levels: 3}
 	sk, err := GenSecretKey(p)
 	if err != nil {
@@ -36,6 +41,11 @@ func TestVectorMajor(t *testing.T) {
 	if l.Stride != 256 || l.Samples() != 512 || l.MaxLen() != 32 {
 		t.Fatalf("layout for %d elements at N=2^14: stride %d, %d samples, length %d; want 256, 512, 32", nA, l.Stride, l.Samples(), l.MaxLen())
 	}
+	if twoKey {
+		if l = l.TwoKey(); l.Giant != 8 {
+			t.Fatalf("two-key giant step for 32 elements: %d, want 8", l.Giant)
+		}
+	}
 	ga, err := l.MatVecGaloisElements(ea)
 	if err != nil {
 		t.Fatal(err)
@@ -50,6 +60,9 @@ func TestVectorMajor(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d rotation keys, %d MiB", len(ek.gks), ek.RotationKeyBytes()>>20)
+	if twoKey && len(ek.gks) != 2 {
+		t.Errorf("two-key products use %d rotation keys, want 2", len(ek.gks))
+	}
 	ev := NewEvaluator(ek)
 	level := p.Levels
 	ma, err := ev.EncodeMatVec(l, nOut, nA, ea, level)
