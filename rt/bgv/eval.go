@@ -185,8 +185,9 @@ func (e *Evaluator) WeightedSum(cts []*Ciphertext, w []int64, bias int64, rescal
 }
 
 // Lookup evaluates p slot-wise on ct with lattigo's baby-step giant-step
-// evaluator, using p.Depth() levels. Slots holding a residue outside p's
-// domain get an unspecified value.
+// algorithm (with our baby steps, see psEvaluator), leaving the result
+// p.Depth() levels below ct. Slots holding a residue outside p's domain
+// get an unspecified value.
 func (e *Evaluator) Lookup(ct *Ciphertext, p *Poly) (*Ciphertext, error) {
 	if ct.p != e.p {
 		return nil, errorf(CodeParamsMismatch, "ciphertext for %s, evaluator for %s", ct.p.Name(), e.p.Name())
@@ -204,14 +205,7 @@ func (e *Evaluator) Lookup(ct *Ciphertext, p *Poly) (*Ciphertext, error) {
 		}
 		return &Ciphertext{p: e.p, ct: out}, nil
 	}
-	res, err := e.pe.Evaluate(ct.ct, heint.NewPolynomial(p.Coeffs), e.hp.DefaultScale())
-	if err != nil {
-		return nil, fmt.Errorf("polynomial evaluation: %w", err)
-	}
-	if res.Scale.Cmp(e.hp.DefaultScale()) != 0 {
-		panic("BUG: polynomial evaluation left scale " + res.Scale.Value.String())
-	}
-	return &Ciphertext{p: e.p, ct: res}, nil
+	return e.lookup(ct, p, lookupFused)
 }
 
 // NoiseBits returns log2 of the largest |m + t·e| over ct's coefficients
