@@ -43,10 +43,13 @@ func errorf(code, format string, args ...any) *Error {
 // 128-bit security with a uniform ternary secret and Gaussian error of
 // standard deviation 3.2 (lattigo's defaults). 2^14 and 2^15: Table 1 of
 // the HomomorphicEncryption.org security standard (Albrecht et al., 2018),
-// classical 128-bit column. 2^16 is beyond that table: we use 2·881, below
-// the figures published for it (the bound grows slightly faster than N);
-// see PARAMS.md.
-var maxLogQP = map[int]int{14: 438, 15: 881, 16: 1762}
+// classical 128-bit column. 2^16 is beyond that table: 1747, Table 5.2
+// (classical, ternary, 128 bits) of "Security Guidelines for Implementing
+// Homomorphic Encryption" (Bossuat et al., IACR Communications in
+// Cryptology 1(4), 2024; eprint 2024/463), the figure OpenFHE's
+// stdlatticeparms uses since 2024. That table also lowers 2^14 and 2^15
+// (430 and 868); see PARAMS.md.
+var maxLogQP = map[int]int{14: 438, 15: 881, 16: 1747}
 
 // LogNs lists the ring degrees (log2 N) of the catalog, smallest first.
 var LogNs = []int{14, 15, 16}
