@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"runtime"
 	"slices"
@@ -367,7 +368,50 @@ func (s bgvScheme) info(c *Circuit) (ParamsInfo, error) {
 		l, _ := bgvLayout(c, p)
 		desc = p.String() + fmt.Sprintf("; vector-major: up to %d samples per evaluation (stride %d), %d rotation keys", l.Samples(), l.Stride, len(g))
 	}
+	// Server memory: keys, the vector-major matrices (hoisted: NTT
+	// plaintexts over Q_level·P; two-key: 8 bytes per slot), live
+	// ciphertexts at their levels, and the largest lookup's power basis
+	// (≈ 2√degree + log2 degree ciphertexts).
+	ctAt := func(level int) int64 { return 16 * N * int64(level+1) }
+	mem := rlk + rot
+	if s.vector {
+		for k := range c.Ops {
+			op := &c.Ops[k]
+			if op.Kind != OpLinear || pl.slotw[k] != nil {
+				continue
+			}
+			d := 0
+			for _, id := range op.In {
+				d = max(d, pl.depth[id])
+			}
+			for _, b := range c.linearBlocks(op) {
+				nd := int64(len(layout.DiagonalIndices(b)))
+				if layout.Giant > 0 {
+					mem += nd * 8 * N
+				} else {
+					mem += nd * 8 * N * int64(p.Levels-d+1+p.SpecialPrimes())
+				}
+			}
+		}
+	}
+	mem += c.peakLive(func(v ValueID) int64 {
+		n := int64(c.Values[v].Size())
+		if s.vector {
+			n = 1
+		}
+		return n * ctAt(p.Levels-pl.depth[v])
+	})
+	work := int64(0)
+	for k := range c.Ops {
+		if op := &c.Ops[k]; op.Kind == OpTLU {
+			in := op.In[0]
+			deg := float64(c.Values[in].Max - c.Values[in].Min)
+			work = max(work, int64(2*math.Sqrt(deg)+math.Log2(deg+1))*ctAt(p.Levels-pl.depth[in]))
+		}
+	}
+	mem += work
 	return ParamsInfo{
+		Memory: mem,
 		Scheme: s.name(), Name: p.Name(), Desc: desc,
 		MsgBits: bits.Len64(p.T) - 1, PBSBits: widest, SecurityBits: p.SecurityBits(),
 		TLUs: tlus, CostPerTLU: per, Estimate: est,

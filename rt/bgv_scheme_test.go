@@ -620,3 +620,31 @@ func TestBGVSlotSums(t *testing.T) {
 		})
 	}
 }
+
+// TestMemoryLimit checks the server memory estimate's parts and that
+// SelectParams refuses parameters above SelectOptions.MemoryLimit
+// (MemoryExceeded) without touching the circuit.
+func TestMemoryLimit(t *testing.T) {
+	for _, scheme := range []string{"bgv", "bgv-vector", "tfhe"} {
+		c := bgvTwoLayerScheme(t, scheme)
+		pi, err := c.ParamsInfo()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// At least the keys and the input's ciphertexts.
+		if pi.Memory < pi.Keys.Eval+pi.Keys.Ciphertext {
+			t.Errorf("%s: memory %d below keys %d + a ciphertext %d", scheme, pi.Memory, pi.Keys.Eval, pi.Keys.Ciphertext)
+		}
+		before := *c
+		_, err = c.SelectParams(SelectOptions{MemoryLimit: pi.Memory - 1})
+		if CodeOf(err) != MemoryExceeded || !strings.Contains(err.Error(), "server memory") {
+			t.Errorf("%s: limit below the estimate: %v, want MemoryExceeded", scheme, err)
+		}
+		if c.Scheme != before.Scheme || c.Params != before.Params {
+			t.Errorf("%s: a refused selection changed the circuit to %s/%s", scheme, c.Scheme, c.Params)
+		}
+		if _, err := c.SelectParams(SelectOptions{MemoryLimit: pi.Memory}); err != nil {
+			t.Errorf("%s: limit at the estimate: %v", scheme, err)
+		}
+	}
+}

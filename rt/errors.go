@@ -42,6 +42,9 @@ const (
 	NoKeys Code = "NoKeys"
 	// Unsupported: the backend lacks a feature the circuit needs.
 	Unsupported Code = "Unsupported"
+	// MemoryExceeded: the parameters would need more server memory than
+	// SelectOptions.MemoryLimit allows.
+	MemoryExceeded Code = "MemoryExceeded"
 )
 
 // Error is an error with a stable code.

@@ -97,6 +97,11 @@ type ParamsInfo struct {
 	Estimate   time.Duration
 	// Keys are the key and ciphertext sizes these parameters give.
 	Keys KeySizes
+	// Memory estimates the server's peak memory for one evaluation with
+	// one worker: evaluation keys as held in memory, encoded constants and
+	// the ciphertexts alive at once (values are freed after their last
+	// use).
+	Memory int64
 }
 
 func (pi ParamsInfo) String() string {
@@ -130,6 +135,9 @@ func FormatBytes(n int64) string {
 type SelectOptions struct {
 	PError       float64
 	GlobalPError float64
+	// MemoryLimit, when positive, rejects parameters whose estimated
+	// server memory (ParamsInfo.Memory) exceeds it (MemoryExceeded).
+	MemoryLimit int64
 }
 
 // SelectParams chooses the cheapest crypto parameters that run c within
@@ -156,8 +164,53 @@ func (c *Circuit) SelectParams(opts SelectOptions) (ParamsInfo, error) {
 	if err != nil {
 		return ParamsInfo{}, err
 	}
+	old := [4]any{c.Scheme, c.Params, c.MsgBits, c.PError}
 	c.Scheme, c.Params, c.MsgBits, c.PError = sch.name(), name, req.MsgBits, pe
-	return sch.info(c)
+	pi, err := sch.info(c)
+	if err == nil && opts.MemoryLimit > 0 && pi.Memory > opts.MemoryLimit {
+		err = errf(MemoryExceeded, "circuit %q needs about %s of server memory under %s/%s (evaluation keys %s), more than the limit of %s: raise the limit or use another backend",
+			c.Name, FormatBytes(pi.Memory), pi.Scheme, pi.Name, FormatBytes(pi.Keys.Eval), FormatBytes(opts.MemoryLimit))
+	}
+	if err != nil {
+		c.Scheme, c.Params, c.MsgBits, c.PError = old[0].(string), old[1].(string), old[2].(int), old[3].(float64)
+		return ParamsInfo{}, err
+	}
+	return pi, nil
+}
+
+// peakLive returns the largest total of bytes(v) over the values alive at
+// once when c's ops run in order and each value is freed after its last
+// use (inputs live until their last use, outputs to the end).
+func (c *Circuit) peakLive(bytes func(ValueID) int64) int64 {
+	last := make([]int, len(c.Values))
+	for i := range last {
+		last[i] = -1
+	}
+	for k := range c.Ops {
+		for _, id := range c.Ops[k].In {
+			last[id] = k
+		}
+	}
+	for _, o := range c.Outputs {
+		last[o.Value] = len(c.Ops)
+	}
+	var live, peak int64
+	for _, in := range c.Inputs {
+		live += bytes(in.Value)
+	}
+	peak = live
+	for k := range c.Ops {
+		op := &c.Ops[k]
+		live += bytes(op.Out)
+		peak = max(peak, live)
+		for _, id := range op.In {
+			if last[id] == k {
+				live -= bytes(id)
+				last[id] = -2 // an op may read a value twice
+			}
+		}
+	}
+	return peak
 }
 
 // perLookup spreads a global failure probability g over n lookups:

@@ -28,13 +28,21 @@ type SchemeEstimate struct {
 // estimates the earlier wins.
 var AutoSchemes = []string{"tfhe", "bgv-vector", "bgv"}
 
-// EstimateSchemes selects parameters for c under each of AutoSchemes (on
-// copies: c is not modified) and estimates the cost of evaluating batch
-// samples (batch ≤ 1: one).
-func (c *Circuit) EstimateSchemes(opts SelectOptions, batch int) []SchemeEstimate {
+// BGVSchemes lists the two packings of the BGV backend: vector-major
+// (latency) and batch-major (throughput).
+var BGVSchemes = []string{"bgv-vector", "bgv"}
+
+// EstimateSchemes selects parameters for c under each of the schemes
+// among names (all of AutoSchemes when empty) on copies (c is not
+// modified), and estimates the cost of evaluating batch samples (batch ≤
+// 1: one).
+func (c *Circuit) EstimateSchemes(opts SelectOptions, batch int, among ...string) []SchemeEstimate {
 	batch = max(batch, 1)
+	if len(among) == 0 {
+		among = AutoSchemes
+	}
 	var out []SchemeEstimate
-	for _, name := range AutoSchemes {
+	for _, name := range among {
 		if _, ok := schemes[name]; !ok {
 			continue
 		}
@@ -73,13 +81,13 @@ func (c *Circuit) samplesPerEvaluation() int {
 	return 1
 }
 
-// ChooseScheme picks among AutoSchemes the scheme that fits c with the
-// lowest estimated latency (batch ≤ 1) or time per sample (batch > 1),
-// records its parameters in c (as SelectParams does) and returns its
-// estimate with all of them. When none fits the error (NoCryptoParameters)
-// lists each scheme's reason.
-func (c *Circuit) ChooseScheme(opts SelectOptions, batch int) (SchemeEstimate, []SchemeEstimate, error) {
-	all := c.EstimateSchemes(opts, batch)
+// ChooseScheme picks among the named schemes (all of AutoSchemes when
+// empty) the one that fits c with the lowest estimated latency (batch ≤ 1)
+// or time per sample (batch > 1), records its parameters in c (as
+// SelectParams does) and returns its estimate with all of them. When none
+// fits the error (NoCryptoParameters) lists each scheme's reason.
+func (c *Circuit) ChooseScheme(opts SelectOptions, batch int, among ...string) (SchemeEstimate, []SchemeEstimate, error) {
+	all := c.EstimateSchemes(opts, batch, among...)
 	best := -1
 	for i, e := range all {
 		if e.Err != nil {

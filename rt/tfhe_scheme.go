@@ -203,7 +203,10 @@ func (s tfheScheme) info(c *Circuit) (ParamsInfo, error) {
 	kk := int64(p.GLWEDim + 1)
 	bsk := 8 * steps * combos * kk * int64(p.PBSLevels) * kk * int64(p.PolyDegree)
 	ksk := 4 * kN * int64(p.KSLevels) * int64(p.LWEDim+1) // modulo 2^32
+	ct := 8 * (kN + 1)
+	live := c.peakLive(func(v ValueID) int64 { return int64(c.Values[v].Size()) * ct })
 	return ParamsInfo{
+		Memory: bsk + ksk + live,
 		Scheme: s.name(), Name: p.Name, Desc: p.String(),
 		MsgBits: p.MsgBits, PBSBits: pl.req.PBSBits, SecurityBits: p.SecurityBits,
 		PError: worst, GlobalPError: -math.Expm1(-sumFail),

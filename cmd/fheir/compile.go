@@ -32,6 +32,7 @@ type compileConfig struct {
 	calibrated bool
 	backend    string
 	batch      int
+	memLimit   string
 }
 
 // flags registers the flags; roundBits is the default of
@@ -41,8 +42,9 @@ func (cc *compileConfig) flags(fs *flag.FlagSet, roundBits string) {
 	fs.StringVar(&cc.roundBits, "rounding-threshold-bits", roundBits, "make every table lookup read at most N bits: N or N:approximate (empty: no rounding)")
 	fs.StringVar(&cc.pError, "p-error", "", "failure probability of one table lookup, e.g. 2^-40 (default 2^-40)")
 	fs.StringVar(&cc.gPError, "global-p-error", "", "failure probability of one whole inference, e.g. 0.01")
-	fs.StringVar(&cc.backend, "backend", "auto", "crypto backend: tfhe (one lookup per bootstrap, any depth), bgv (batch-major SIMD), bgv-vector (one sample's values in slots), or auto (the lowest estimated cost among those that fit)")
-	fs.IntVar(&cc.batch, "batch", 1, "samples scored together; with --backend auto, >1 picks by throughput instead of latency")
+	fs.StringVar(&cc.backend, "backend", "auto", "crypto backend: tfhe (one lookup per bootstrap, any depth), bgv (SIMD, bounded depth; the packing that fits with the lowest estimate), bgv-batch (BGV, one sample per slot: throughput), bgv-vector (BGV, one sample's values in slots: latency), or auto (the lowest estimated cost among all that fit)")
+	fs.IntVar(&cc.batch, "batch", 1, "samples scored together; with --backend auto or bgv, >1 picks by throughput instead of latency")
+	fs.StringVar(&cc.memLimit, "memory-limit", "16GiB", "largest estimated server memory a backend may need (e.g. 8GiB, 512MiB; 0: no limit)")
 	fs.BoolVar(&cc.calibrated, "calibrated-ranges", false, "narrow bit widths to the ranges the -inputset reaches instead of the sound ones (smaller, but unseen inputs may overflow)")
 }
 
@@ -128,7 +130,11 @@ func compileModel(path, name string, cc *compileConfig, out, stderr io.Writer) (
 			return nil, withFile(path, err)
 		}
 	}
-	sel := rt.SelectOptions{PError: pe, GlobalPError: gpe}
+	mem, err := parseBytes("memory-limit", cc.memLimit)
+	if err != nil {
+		return nil, err
+	}
+	sel := rt.SelectOptions{PError: pe, GlobalPError: gpe, MemoryLimit: mem}
 	if err := chooseBackend(out, c, cc.backend, cc.batch, sel); err != nil {
 		res.params = withFile(path, err)
 		return res, nil
@@ -185,7 +191,7 @@ func selfCheck(out io.Writer, f *ir.Func, c *rt.Circuit, posts []codegen.Post, i
 }
 
 func printParams(out io.Writer, pi rt.ParamsInfo) {
-	fmt.Fprintf(out, "\ncrypto parameters: %s/%s, %d-bit security\n", pi.Scheme, pi.Name, pi.SecurityBits)
+	fmt.Fprintf(out, "\ncrypto parameters: %s/%s, %d-bit security\n", displayScheme(pi.Scheme), pi.Name, pi.SecurityBits)
 	fmt.Fprintf(out, "  %s\n", pi.Desc)
 	fmt.Fprintf(out, "  messages of %d bits, widest lookup %d bits\n", pi.MsgBits, pi.PBSBits)
 	fmt.Fprintf(out, "  p_error %.3g per lookup, %.3g per inference\n", pi.PError, pi.GlobalPError)
@@ -194,6 +200,17 @@ func printParams(out io.Writer, pi rt.ParamsInfo) {
 	fmt.Fprintf(out, "  keys: evaluation %s (bootstrapping %s, key switching %s), secret %s, %s per ciphertext\n",
 		rt.FormatBytes(pi.Keys.Eval), rt.FormatBytes(pi.Keys.Bootstrapping), rt.FormatBytes(pi.Keys.KeySwitching),
 		rt.FormatBytes(pi.Keys.Secret), rt.FormatBytes(pi.Keys.Ciphertext))
+	fmt.Fprintf(out, "  server memory: about %s for one evaluation on one worker\n", rt.FormatBytes(pi.Memory))
+}
+
+// displayScheme names a runtime scheme as --backend does: the runtime's
+// batch-major "bgv" is bgv-batch (--backend bgv lets the compiler choose
+// the packing).
+func displayScheme(s string) string {
+	if s == "bgv" {
+		return "bgv-batch"
+	}
+	return s
 }
 
 // packageName derives a Go package name from a directory name.
@@ -282,34 +299,65 @@ func fileExists(path string) bool {
 // which prints every scheme's estimate and picks the cheapest that fits
 // (latency for one sample, time per sample when batch > 1).
 func chooseBackend(out io.Writer, c *rt.Circuit, backend string, batch int, sel rt.SelectOptions) error {
-	if backend != "auto" {
-		if !slices.Contains(rt.AutoSchemes, backend) {
-			return fmt.Errorf("--backend %q: want auto or one of %s", backend, strings.Join(rt.AutoSchemes, ", "))
+	var among []string
+	switch backend {
+	case "auto":
+	case "bgv":
+		among = rt.BGVSchemes
+	case "bgv-batch":
+		c.Scheme = "bgv"
+		return nil
+	default:
+		if !slices.Contains(rt.AutoSchemes, backend) || backend == "bgv" {
+			return fmt.Errorf("--backend %q: want auto, tfhe, bgv, bgv-batch or bgv-vector", backend)
 		}
 		c.Scheme = backend
 		return nil
 	}
-	best, all, err := c.ChooseScheme(sel, batch)
+	best, all, err := c.ChooseScheme(sel, batch, among...)
 	printEstimates(out, all, batch)
 	if err != nil {
-		// Every scheme's reason is listed above; the TFHE-style backend
-		// (the one without a depth limit) reports the error to act on,
-		// naming the layer, when its parameters are selected next.
+		// Every scheme's reason is listed above. Under auto the TFHE-style
+		// backend (the one without a depth limit) reports the error to act
+		// on, naming the layer, when its parameters are selected next.
+		if backend == "bgv" {
+			return err
+		}
 		c.Scheme = "tfhe"
 		return nil
 	}
-	fmt.Fprintf(out, "backend: %s (auto, lowest estimated %s)\n", best.Scheme, map[bool]string{true: "time per sample", false: "latency"}[batch > 1])
+	fmt.Fprintf(out, "backend: %s (%s, lowest estimated %s)\n", displayScheme(best.Scheme), backend, map[bool]string{true: "time per sample", false: "latency"}[batch > 1])
 	return nil
+}
+
+// parseBytes parses a size such as 16GiB, 512MiB, 8G or 1000000 (bytes).
+func parseBytes(flagName, s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
+		if rest, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(rest), u.m
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v < 0 || v*float64(mult) > math.MaxInt64/2 {
+		return 0, fmt.Errorf("--%s %q: want a size such as 16GiB, 512MiB or 0", flagName, s)
+	}
+	return int64(v * float64(mult)), nil
 }
 
 func printEstimates(out io.Writer, all []rt.SchemeEstimate, batch int) {
 	fmt.Fprintf(out, "\nbackend estimates for %d sample(s), one core:\n", max(batch, 1))
 	for _, e := range all {
 		if e.Err != nil {
-			fmt.Fprintf(out, "  %-11s does not fit: %v\n", e.Scheme, e.Err)
+			fmt.Fprintf(out, "  %-11s does not fit: %v\n", displayScheme(e.Scheme), e.Err)
 			continue
 		}
-		fmt.Fprintf(out, "  %-11s %-14s latency %-10v %4d sample(s) per evaluation, %v per sample\n",
-			e.Scheme, e.Info.Name, e.Latency.Round(time.Millisecond), e.Samples, e.PerSample.Round(time.Microsecond))
+		fmt.Fprintf(out, "  %-11s %-15s latency %-10v %5d sample(s) per evaluation, %v per sample, memory %s\n",
+			displayScheme(e.Scheme), e.Info.Name, e.Latency.Round(time.Millisecond), e.Samples, e.PerSample.Round(time.Microsecond), rt.FormatBytes(e.Info.Memory))
 	}
 }

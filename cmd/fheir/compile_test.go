@@ -83,6 +83,40 @@ func TestCompile(t *testing.T) {
 	}
 }
 
+// TestCompileBGVPacking checks that --backend bgv lets the compiler pick
+// the packing (vector-major for one sample, batch-major for a large batch)
+// and that --memory-limit rules out parameters that need more.
+func TestCompileBGVPacking(t *testing.T) {
+	repo, _ := filepath.Abs(filepath.Join("..", ".."))
+	model := filepath.Join(repo, "testdata", "fixtures", "qat_simplenet_wine.qonnx.op14.onnx")
+	dir := tempModuleDir(t)
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--backend", "bgv"}, []string{"backend: bgv-vector (bgv, lowest estimated latency)", "crypto parameters: bgv-vector/", "server memory: about"}},
+		{[]string{"--backend", "bgv", "--batch", "100000"}, []string{"backend: bgv-batch (bgv, lowest estimated time per sample)", "crypto parameters: bgv-batch/"}},
+		{[]string{"--backend", "bgv-batch"}, []string{"crypto parameters: bgv-batch/"}},
+		// 1 GiB rules out vector-major's rotation keys (690 MiB of keys
+		// plus matrices and ciphertexts), not batch-major.
+		{[]string{"--backend", "bgv", "--memory-limit", "1GiB"}, []string{"bgv-vector  does not fit: MemoryExceeded", "backend: bgv-batch (bgv, lowest estimated latency)"}},
+	} {
+		code, out, errs := runFheir(t, dir, append([]string{"compile", model, "-o", "out/wine"}, tc.args...)...)
+		if code != 0 {
+			t.Fatalf("fheir compile %v: exit %d\n%s%s", tc.args, code, out, errs)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("fheir compile %v: output lacks %q:\n%s", tc.args, w, out)
+			}
+		}
+	}
+	code, out, errs := runFheir(t, dir, "compile", model, "-o", "out/wine", "--backend", "bgv", "--memory-limit", "100MiB")
+	if code != 1 || !strings.Contains(errs, "fits no crypto scheme") || strings.Count(errs, "MemoryExceeded") != 2 {
+		t.Errorf("bgv under 100 MiB: exit %d, stderr %q, want MemoryExceeded\n%s", code, errs, out)
+	}
+}
+
 // TestCompileErrors checks the errors users meet, with their codes and the
 // layer they name.
 func TestCompileErrors(t *testing.T) {
@@ -109,7 +143,8 @@ func TestCompileErrors(t *testing.T) {
 		{dir, []string{"compile", "noisy.fir", "--rounding-threshold-bits", "4:approximate", "--p-error", "2^-1000"}, `node "Relu_noisy": no parameter set runs a 4-bit table lookup with weight 2-norm`},
 		{dir, []string{"compile", "noisy.fir", "--rounding-threshold-bits", "4:approximate", "--p-error", "2^-1000"}, `[NoCryptoParameters]`},
 		{dir, []string{"compile", "wide.fir", "--p-error", "2^-40", "--global-p-error", "0.1"}, "not both"},
-		{dir, []string{"compile", "wide.fir", "--backend", "ckks"}, `--backend "ckks": want auto or one of`},
+		{dir, []string{"compile", "wide.fir", "--backend", "ckks"}, `--backend "ckks": want auto, tfhe, bgv, bgv-batch or bgv-vector`},
+		{dir, []string{"compile", "wide.fir", "--memory-limit", "lots"}, `--memory-limit "lots": want a size such as 16GiB`},
 		{dir, []string{"compile", "wide.fir", "--p-error", "2"}, "want a probability in (0, 1)"},
 		{noModule, []string{"compile", "wide.fir"}, "not inside a Go module"},
 	}

@@ -91,6 +91,7 @@ func init() {
 	var asJSON bool
 	var pipeline, roundBits string
 	var batch int
+	var memLimit string
 	register(&command{
 		name:    "info",
 		summary: "Describe a model as it will be compiled: after the default pipeline, per layer the\naccumulator range and bits, the table lookup width, the number of lookups and the\n2-norm of the weights feeding each lookup; totals as in a bit-width report.",
@@ -102,11 +103,16 @@ func init() {
 			fs.StringVar(&pipeline, "p", "default", "pass pipeline to run first")
 			fs.StringVar(&roundBits, "rounding-threshold-bits", "", "make every table lookup read at most N bits: N or N:approximate")
 			fs.IntVar(&batch, "batch", 1, "samples scored together, for the backends' per-sample estimates")
+			fs.StringVar(&memLimit, "memory-limit", "16GiB", "largest estimated server memory a backend may need (0: no limit)")
 		},
 		run: func(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 			if len(args) != 1 {
 				fs.Usage()
 				return exitError(2)
+			}
+			mem, err := parseBytes("memory-limit", memLimit)
+			if err != nil {
+				return err
 			}
 			f, err := ic2.importModel(args[0])
 			if err != nil {
@@ -123,11 +129,12 @@ func init() {
 			var est []rt.SchemeEstimate
 			c, _, lowerErr := codegen.Lower(f)
 			if lowerErr == nil {
-				est = c.EstimateSchemes(rt.SelectOptions{}, batch)
+				est = c.EstimateSchemes(rt.SelectOptions{MemoryLimit: mem}, batch)
 			}
 			if asJSON {
 				type backend struct {
 					Scheme    string  `json:"scheme"`
+					Memory    int64   `json:"memory_bytes,omitempty"`
 					Params    string  `json:"params,omitempty"`
 					Samples   int     `json:"samples_per_evaluation,omitempty"`
 					Latency   float64 `json:"latency_seconds,omitempty"`
@@ -139,11 +146,11 @@ func init() {
 					Backends []backend `json:"backends"`
 				}{Report: r}
 				for _, e := range est {
-					b := backend{Scheme: e.Scheme}
+					b := backend{Scheme: displayScheme(e.Scheme)}
 					if e.Err != nil {
 						b.Error = e.Err.Error()
 					} else {
-						b.Params, b.Samples = e.Info.Name, e.Samples
+						b.Params, b.Samples, b.Memory = e.Info.Name, e.Samples, e.Info.Memory
 						b.Latency, b.PerSample = e.Latency.Seconds(), e.PerSample.Seconds()
 					}
 					out.Backends = append(out.Backends, b)

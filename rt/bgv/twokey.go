@@ -183,3 +183,9 @@ func (l Layout) KeySwitches(diags []int) int {
 	}
 	return int(2 * math.Sqrt(float64(len(diags))))
 }
+
+// SpecialPrimes returns the number of key-switching (special) primes of p.
+func (p Params) SpecialPrimes() int {
+	_, pl := p.moduli()
+	return len(pl)
+}
