@@ -16,8 +16,8 @@ import (
 )
 
 // TestCompileBGVPackage runs the fheir command line as a user would:
-// `fheir compile --backend bgv` on the committed demo MLP (Brevitas QONNX
-// export, exact lookups) into a temporary module, then the generated
+// `fheir compile --backend bgv-batch` on the committed demo MLP (Brevitas
+// QONNX export, exact lookups) into a temporary module, then the generated
 // command in disable mode (checked against the IR interpreter on every
 // committed row) and in execute mode (batch-major BGV, keys and
 // ciphertexts serialized between client and server), which must print
@@ -67,9 +67,9 @@ func TestCompileBGVPackage(t *testing.T) {
 		out, _ := runErr(bin, args...)
 		return out
 	}
-	report := run(fheir, "compile", model, "-o", "out/mlpbgv", "--backend", "bgv")
-	if !strings.Contains(report, "crypto parameters: bgv/") || !strings.Contains(report, "batch-major") {
-		t.Fatalf("fheir compile --backend bgv did not choose batch-major BGV parameters:\n%s", report)
+	report := run(fheir, "compile", model, "-o", "out/mlpbgv", "--backend", "bgv-batch")
+	if !strings.Contains(report, "crypto parameters: bgv-batch/") || !strings.Contains(report, "batch-major") {
+		t.Fatalf("fheir compile --backend bgv-batch did not choose batch-major BGV parameters:\n%s", report)
 	}
 	// A program that calls the generated Forward on several rows at once.
 	fwd := filepath.Join(dir, "fwd", "main.go")
