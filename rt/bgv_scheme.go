@@ -438,21 +438,23 @@ type bgvTensor struct {
 
 func (t *bgvTensor) Len() int { return t.n }
 
+// bgvKeys are a BGV client's keys: the secret key only. The evaluation
+// keys (relinearization, and for vector-major the rotations the circuit
+// uses) are derived when exported and not kept: the client never
+// evaluates, and at N=2^16 they take gigabytes.
 type bgvKeys struct {
-	c      *Circuit
-	p      bgv.Params
-	vector bool
-	l      bgv.Layout // vector-major
-	sk     *bgv.SecretKey
-	ek     *bgv.EvalKey
+	c         *Circuit
+	p         bgv.Params
+	vector    bool
+	l         bgv.Layout // vector-major
+	galEls    []uint64   // vector-major rotations
+	sk        *bgv.SecretKey
+	evalBytes int64 // size of the last exported evaluation keys (0: none yet)
 }
 
-// genEvalKey derives the evaluation keys c needs: rotations only for
-// vector-major products.
 func (s bgvScheme) keysFor(c *Circuit, p bgv.Params, sk *bgv.SecretKey) (clientKeys, error) {
 	k := &bgvKeys{c: c, p: p, vector: s.vector, sk: sk}
 	if !s.vector {
-		k.ek = sk.GenEvalKey()
 		return k, nil
 	}
 	l, err := bgvLayout(c, p)
@@ -460,11 +462,9 @@ func (s bgvScheme) keysFor(c *Circuit, p bgv.Params, sk *bgv.SecretKey) (clientK
 		return nil, err
 	}
 	k.l = l
-	g, err := bgvRotations(c, p)
-	if err != nil {
+	if k.galEls, err = bgvRotations(c, p); err != nil {
 		return nil, err
 	}
-	k.ek = sk.GenEvalKeyWithRotations(g)
 	return k, nil
 }
 
@@ -655,8 +655,18 @@ func (k *bgvKeys) unmarshalTensor(v ValueID, data []byte) (Tensor, error) {
 	return unmarshalBGV(k.p, k.vector, k.maxBatch(), k.c, v, data)
 }
 
+// evalKeys derives fresh evaluation keys from the secret key (each call
+// gives different, equally valid keys) and returns them serialized.
 func (k *bgvKeys) evalKeys() ([]byte, error) {
-	return marshalKey(k.ek, bgvErr, "marshalling the evaluation keys")
+	ek := k.sk.GenEvalKey()
+	if k.vector {
+		ek = k.sk.GenEvalKeyWithRotations(k.galEls)
+	}
+	b, err := marshalKey(ek, bgvErr, "marshalling the evaluation keys")
+	if err == nil {
+		k.evalBytes = int64(len(b))
+	}
+	return b, err
 }
 
 func (k *bgvKeys) secretKey() ([]byte, error) {
@@ -665,7 +675,10 @@ func (k *bgvKeys) secretKey() ([]byte, error) {
 
 func (k *bgvKeys) sizes() KeySizes {
 	N := int64(k.p.Slots())
-	ev := int64(k.ek.SizeBytes())
+	ev := k.evalBytes
+	if ev == 0 {
+		ev = int64(1+len(k.galEls)) * k.p.EvalKeyBytes()
+	}
 	return KeySizes{Secret: int64(k.p.Levels+2) * N * 8, Eval: ev, KeySwitching: ev, Ciphertext: k.p.CiphertextBytes()}
 }
 
