@@ -26,14 +26,18 @@ import (
 // every row in one evaluation. A small program in the same module calls
 // the package's Forward on several rows: one encrypted evaluation (counted
 // from the runtime's progress reports) whose outputs equal Disable's bit
-// for bit.
+// for bit. The same model compiled with --backend bgv-vector runs a few
+// rows with --batch below their count: three evaluations, the last one
+// partial, equal to disable.
 func TestCompileBGVPackage(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the fheir command and a generated module, runs two BGV evaluations (39 s on a 2-core machine at load 6)")
+		t.Skip("builds the fheir command and a generated module, runs five BGV evaluations (54 s on a 2-core machine at load 7)")
 	}
 	const (
 		prefix = "../testdata/models/qat_mlp_demo"
 		fwdN   = 4 // rows of the Forward run
+		vecN   = 7 // rows of the bgv-vector run
+		vecB   = 3 // its --batch: evaluations of 3, 3 and 1 rows
 	)
 	repo, err := filepath.Abs("..")
 	if err != nil {
@@ -79,8 +83,12 @@ func TestCompileBGVPackage(t *testing.T) {
 	if err := os.WriteFile(fwd, []byte(forwardProgram), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	report = run(fheir, "compile", model, "-o", "out/mlpvec", "--backend", "bgv-vector")
+	if !strings.Contains(report, "crypto parameters: bgv-vector/") {
+		t.Fatalf("fheir compile --backend bgv-vector did not choose vector-major BGV parameters:\n%s", report)
+	}
 	goCmd(t, dir, "vet", "./out/...", "./fwd")
-	goCmd(t, dir, "build", "-o", "bin/", "./out/mlpbgv/cmd/mlpbgv", "./fwd")
+	goCmd(t, dir, "build", "-o", "bin/", "./out/mlpbgv/cmd/mlpbgv", "./out/mlpvec/cmd/mlpvec", "./fwd")
 	bin := filepath.Join(dir, "bin", "mlpbgv")
 
 	// The reference: the same model through the front end, the default
@@ -112,8 +120,8 @@ func TestCompileBGVPackage(t *testing.T) {
 		}
 		want = append(want, formatResult(r, y))
 	}
-	if len(want) < fwdN {
-		t.Fatalf("%s holds %d rows, want at least %d", inputs, len(want), fwdN)
+	if len(want) < max(fwdN, vecN) {
+		t.Fatalf("%s holds %d rows, want at least %d", inputs, len(want), max(fwdN, vecN))
 	}
 
 	got := strings.Split(strings.TrimSpace(run(bin, "--input", inputs, "--mode", "disable")), "\n")
@@ -142,6 +150,23 @@ func TestCompileBGVPackage(t *testing.T) {
 	}
 	if d, e := strings.TrimPrefix(fw[0], "disable "), strings.TrimPrefix(fw[1], "execute 1 evaluations: "); d != e || len(strings.Fields(d)) != fwdN*10 {
 		t.Errorf("Forward on %d rows: execute differs from disable (or not %d values):\n execute %s\n disable %s", fwdN, fwdN*10, e, d)
+	}
+
+	// Vector-major BGV with --batch below the row count: several
+	// evaluations, the last one a single sample.
+	out, errs = runErr(filepath.Join(dir, "bin", "mlpvec"), "--input", inputs, "--mode", "execute", "--n", fmt.Sprint(vecN), "--batch", fmt.Sprint(vecB))
+	if ex := strings.Split(strings.TrimSpace(out), "\n"); strings.Join(ex, "\n") != strings.Join(want[:vecN], "\n") {
+		t.Errorf("execute (bgv-vector) differs from the clear run:\n got %q\nwant %q", ex, want[:vecN])
+	}
+	for _, line := range []string{
+		fmt.Sprintf("\nevaluation 1, samples 0-%d: ", vecB-1),
+		fmt.Sprintf("\nevaluation 2, samples %d-%d: ", vecB, 2*vecB-1),
+		fmt.Sprintf("\nsample %d: encrypt ", vecN-1),
+		fmt.Sprintf("\n%d samples in 3 encrypted evaluations of up to %d: ", vecN, vecB),
+	} {
+		if !strings.Contains(errs, line) {
+			t.Errorf("execute (bgv-vector) --batch %d: stderr lacks %q:\n%s", vecB, line[1:], errs)
+		}
 	}
 }
 
