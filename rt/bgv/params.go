@@ -271,11 +271,12 @@ func PolyDepth(degree int) int {
 // within 25%), scaled linearly in N and in the number of moduli, the
 // key-switching share (~60% of a product) by the key-switching work: one
 // relinearized ciphertext product plus rescale, one plaintext-scalar
-// multiply-add inside the polynomial evaluator, and one term of a
+// multiply-add inside the polynomial evaluator (the fused baby steps of
+// psEvaluator; lattigo's own took ~9× longer), and one term of a
 // weighted sum.
 const (
 	mulCost    = 20 * time.Millisecond
-	scalarCost = 800 * time.Microsecond
+	scalarCost = 90 * time.Microsecond
 	termCost   = 2500 * time.Microsecond
 )
 
