@@ -911,15 +911,19 @@ func (cl *Client) MaxBatch() int {
 
 // EncryptQuantizedBatch encrypts a batch of samples (samples[s] holds one
 // quantized slice per input, as EncryptQuantized takes) for one Server.Run
-// that evaluates them all at once. It needs a batching scheme (BGV) and at
-// most MaxBatch samples; clear inputs must be equal in every sample.
+// that evaluates them all at once: at most MaxBatch samples (BGV packs
+// thousands; other schemes take one, as EncryptQuantized). Clear inputs
+// must be equal in every sample.
 func (cl *Client) EncryptQuantizedBatch(samples [][][]int64) ([]byte, error) {
 	if err := cl.ready(); err != nil {
 		return nil, err
 	}
 	bk, ok := cl.keys.(batchKeys)
+	if !ok && len(samples) == 1 {
+		return cl.EncryptQuantized(samples[0]...)
+	}
 	if !ok {
-		return nil, errf(Unsupported, "scheme %q encrypts one sample per evaluation (use EncryptQuantized)", cl.c.Scheme)
+		return nil, errf(Unsupported, "scheme %q encrypts one sample per evaluation (MaxBatch is 1), got %d", cl.c.Scheme, len(samples))
 	}
 	if len(samples) == 0 || len(samples) > bk.maxBatch() {
 		return nil, errf(BadInput, "batch of %d samples, want 1 to %d", len(samples), bk.maxBatch())
@@ -959,15 +963,20 @@ func (cl *Client) EncryptQuantizedBatch(samples [][][]int64) ([]byte, error) {
 	return writeMsg(cl.c, KindInputs, body), nil
 }
 
-// DecryptQuantizedBatch decrypts the result of a batched Server.Run:
-// out[s][i] is output i of sample s.
+// DecryptQuantizedBatch decrypts the result of a batched Server.Run (or,
+// on a scheme without batches, of a one-sample run): out[s][i] is output i
+// of sample s.
 func (cl *Client) DecryptQuantizedBatch(data []byte) ([][][]int64, error) {
 	if err := cl.ready(); err != nil {
 		return nil, err
 	}
 	bk, ok := cl.keys.(batchKeys)
 	if !ok {
-		return nil, errf(Unsupported, "scheme %q decrypts one sample per evaluation (use DecryptQuantized)", cl.c.Scheme)
+		q, err := cl.DecryptQuantized(data)
+		if err != nil {
+			return nil, err
+		}
+		return [][][]int64{q}, nil
 	}
 	body, err := readMsg(cl.c, KindOutputs, data)
 	if err != nil {

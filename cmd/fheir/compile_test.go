@@ -208,15 +208,25 @@ func TestDemo(t *testing.T) {
 		t.Skip("generates keys and runs encrypted inference (a few seconds)")
 	}
 	repo, _ := filepath.Abs(filepath.Join("..", ".."))
-	code, out, errs := runFheir(t, repo, "demo", "-n", "2")
-	if code != 0 {
-		t.Fatalf("exit %d\n%s%s", code, out, errs)
-	}
-	t.Log(out)
-	for _, want := range []string{"model testdata/models/qat_mlp_demo.qonnx.op14.onnx", "sample  FHE  clear  label",
-		"timings: keygen", "sizes: evaluation keys", "accuracy over 2 samples: FHE "} {
-		if !strings.Contains(out, want) {
-			t.Errorf("demo output lacks %q", want)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		// Exact BGV lookups: both samples in one evaluation, equal to clear.
+		{nil, "2 sample(s) in 1 encrypted evaluation(s) of up to 256 (bgv-vector)"},
+		{nil, "integer outputs equal 2/2"},
+		// TFHE carries one sample per evaluation.
+		{[]string{"-backend", "tfhe", "-rounding-threshold-bits", "4:approximate"}, "2 sample(s) in 2 encrypted evaluation(s) of up to 1 (tfhe)"},
+	} {
+		code, out, errs := runFheir(t, repo, append([]string{"demo", "-n", "2"}, tc.args...)...)
+		if code != 0 {
+			t.Fatalf("exit %d\n%s%s", code, out, errs)
+		}
+		for _, want := range []string{"model testdata/models/qat_mlp_demo.qonnx.op14.onnx", "sample  FHE  clear  label",
+			"timings: keygen", "sizes: evaluation keys", "accuracy over 2 samples: FHE ", tc.want} {
+			if !strings.Contains(out, want) {
+				t.Errorf("demo %v output lacks %q:\n%s", tc.args, want, out)
+			}
 		}
 	}
 }
