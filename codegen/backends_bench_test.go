@@ -89,7 +89,8 @@ func (bc backendCase) name() string {
 // sampled HeapInuse), rss-MiB (peak resident set of the process during the
 // sub-benchmark: client, server and clear check together), diff-values /
 // values (decrypted integers differing from the clear run / compared),
-// diff-argmax (samples whose first output's argmax differs).
+// diff-argmax (samples whose first output's argmax differs), clear-acc
+// (the clear run's accuracy on all committed rows against their labels).
 func BenchmarkBackends(b *testing.B) {
 	const (
 		mlp  = "../testdata/models/qat_mlp_demo"
@@ -308,6 +309,7 @@ func benchBackend(b *testing.B, bc backendCase) {
 		}
 	}
 	heap, rss := peak.stop()
+	acc, accOK := clearAccuracy(b, c, bc.model, rows, size)
 	full := batch
 	if bc.batch == committedRows {
 		full = capacity
@@ -329,6 +331,40 @@ func benchBackend(b *testing.B, bc backendCase) {
 	b.ReportMetric(float64(diff), "diff-values")
 	b.ReportMetric(float64(values), "values")
 	b.ReportMetric(float64(diffArgmax), "diff-argmax")
+	if accOK {
+		b.ReportMetric(acc, "clear-acc")
+	}
+}
+
+// clearAccuracy returns the fraction of the committed rows whose clear
+// (Disable) run's first output has its argmax at the row's label (false
+// when the model has no .label.npy): what the compiled circuit, rounding
+// included, predicts.
+func clearAccuracy(b *testing.B, c *rt.Circuit, prefix string, rows *npy.Array, size int) (float64, bool) {
+	labels, err := npy.ReadFile(prefix + ".label.npy")
+	if err != nil {
+		return 0, false
+	}
+	lab := labels.Floats()
+	n := rows.Len() / size
+	if len(lab) != n {
+		b.Fatalf("%d labels for %d rows", len(lab), n)
+	}
+	right := 0
+	for r := range n {
+		q, err := c.Quantize([][]float64{rows.F[r*size : (r+1)*size]})
+		if err != nil {
+			b.Fatal(err)
+		}
+		y, err := c.Run(context.Background(), rt.Disable, q, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if float64(argmax(y[0])) == lab[r] {
+			right++
+		}
+	}
+	return float64(right) / float64(n), true
 }
 
 func argmax(v []int64) int {
