@@ -251,8 +251,9 @@ func (e *psEvaluator) EvaluatePatersonStockmeyerPolynomialVector(poly he.Paterso
 // leaf's level and scale. x^k has its own scale s_k, so the scalar is
 // c_k·scale/s_k mod t, centred; c·v ≡ |c|·(q − v) mod q when c < 0, so
 // every product is |c|·v' with |c| ≤ t/2 and v' ≤ q, and as many of them
-// as fit in 64 bits are summed before one Barrett reduction. Sets where
-// (t/2)·q does not fit in 64 bits take lattigo's per-term path.
+// as fit in 64 bits are summed before one Barrett reduction. Moduli q
+// where (t/2)·q does not fit in 64 bits take a Montgomery multiply-add per
+// term, as lattigo does.
 func (e *psEvaluator) babyStep(leaf he.Polynomial, pb he.PowerBasis) (*rlwe.Ciphertext, error) {
 	t := e.hp.PlaintextModulus()
 	level, scale := leaf.Level, leaf.Scale
@@ -317,8 +318,26 @@ func (e *psEvaluator) babyStep(leaf he.Polynomial, pb he.PowerBasis) (*rlwe.Ciph
 		if hi == 0 {
 			batch = (math.MaxUint64 - q) / most
 		}
-		if batch == 0 || e.perTerm {
+		if e.perTerm {
 			return e.babyStepSlow(leaf, pb)
+		}
+		if batch == 0 {
+			// (t/2)·q does not fit in 64 bits: a Montgomery
+			// multiply-add per term, as lattigo does.
+			for j := 0; j <= deg; j++ {
+				out := res.Value[j].Coeffs[r][:n]
+				for _, tm := range terms {
+					if j > tm.x.Degree() {
+						continue
+					}
+					c := tm.mag
+					if tm.neg {
+						c = q - c
+					}
+					sub.MulScalarMontgomeryThenAdd(tm.x.Value[j].Coeffs[r][:n], ring.MForm(c, q, sub.BRedConstant), out)
+				}
+			}
+			continue
 		}
 		for j := 0; j <= deg; j++ {
 			clear(acc)
