@@ -1,18 +1,11 @@
 package codegen
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/fheir/fheir/frontend"
-	"github.com/fheir/fheir/internal/npy"
-	"github.com/fheir/fheir/ir"
-	"github.com/fheir/fheir/passes"
 )
 
 // TestCompileBGVPackage runs the fheir command line as a user would:
@@ -56,15 +49,7 @@ func TestCompileBGVPackage(t *testing.T) {
 	}
 	runErr := func(bin string, args ...string) (stdout, stderr string) {
 		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Dir = dir
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("%s %s: %v\n%s%s", filepath.Base(bin), strings.Join(args, " "), err, out.String(), errb.String())
-		}
-		t.Logf("%s %s:\n%s%s", filepath.Base(bin), strings.Join(args, " "), out.String(), errb.String())
-		return out.String(), errb.String()
+		return runIn(t, dir, bin, args...)
 	}
 	run := func(bin string, args ...string) string {
 		t.Helper()
@@ -94,32 +79,7 @@ func TestCompileBGVPackage(t *testing.T) {
 	// The reference: the same model through the front end, the default
 	// pipeline (no rounding, as fheir compile without flags) and the IR
 	// interpreter.
-	f, err := frontend.Import(model, frontend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := passes.Run(f, passes.DefaultPipeline, &passes.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := npy.ReadFile(inputs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := f.Params[0]
-	size := p.Type.Size()
-	var want []string
-	for r := 0; r < rows.Len()/size; r++ {
-		x := append([]float64{}, rows.F[r*size:(r+1)*size]...)
-		outs, err := ir.Run(f, []*ir.Tensor{ir.NewFloats(p.Type.Shape, x)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var y [][]float64
-		for _, o := range outs {
-			y = append(y, o.Floats())
-		}
-		want = append(want, formatResult(r, y))
-	}
+	want := modelClearLines(t, model, inputs, 0)
 	if len(want) < max(fwdN, vecN) {
 		t.Fatalf("%s holds %d rows, want at least %d", inputs, len(want), max(fwdN, vecN))
 	}

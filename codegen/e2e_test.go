@@ -254,18 +254,7 @@ func TestGeneratedPackage(t *testing.T) {
 			return out.String()
 		}
 		// Disable equals the IR interpreter, printed the same way.
-		var want []string
-		for i, in := range m.inputs {
-			outs, err := ir.Run(m.f, in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var y [][]float64
-			for _, o := range outs {
-				y = append(y, o.Floats())
-			}
-			want = append(want, formatResult(i, y))
-		}
+		want := clearLines(t, m.f, m.inputs)
 		got := strings.Split(strings.TrimSpace(run("disable", 0)), "\n")
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("%s disable:\n got %q\nwant %q", m.name, got, want)
@@ -401,4 +390,66 @@ func TestClientServerBytes(t *testing.T) {
 			t.Errorf("server of another model accepted the keys: %v", err)
 		}
 	}
+}
+
+// clearLines runs f in the IR interpreter on each input set and prints
+// the results as the generated command does.
+func clearLines(t *testing.T, f *ir.Func, inputs [][]*ir.Tensor) []string {
+	t.Helper()
+	var lines []string
+	for i, in := range inputs {
+		outs, err := ir.Run(f, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var y [][]float64
+		for _, o := range outs {
+			y = append(y, o.Floats())
+		}
+		lines = append(lines, formatResult(i, y))
+	}
+	return lines
+}
+
+// modelClearLines imports a one-input model, runs the default pipeline
+// (as fheir compile without flags does) and returns clearLines on the first
+// n rows of the .npy file (all rows when n ≤ 0).
+func modelClearLines(t *testing.T, model, rowsPath string, n int) []string {
+	t.Helper()
+	f, err := frontend.Import(model, frontend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := passes.Run(f, passes.DefaultPipeline, &passes.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := npy.ReadFile(rowsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := f.Params[0]
+	size := p.Type.Size()
+	if n <= 0 || n > rows.Len()/size {
+		n = rows.Len() / size
+	}
+	inputs := make([][]*ir.Tensor, n)
+	for r := range inputs {
+		inputs[r] = []*ir.Tensor{ir.NewFloats(p.Type.Shape, append([]float64{}, rows.F[r*size:(r+1)*size]...))}
+	}
+	return clearLines(t, f, inputs)
+}
+
+// runIn runs bin with args in dir, failing the test when it fails, and
+// returns its stdout and stderr (both logged).
+func runIn(t *testing.T, dir, bin string, args ...string) (stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s%s", filepath.Base(bin), strings.Join(args, " "), err, out.String(), errb.String())
+	}
+	t.Logf("%s %s:\n%s%s", filepath.Base(bin), strings.Join(args, " "), out.String(), errb.String())
+	return out.String(), errb.String()
 }
