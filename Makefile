@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build test vet fmtcheck demo bench fuzz proto golden-update clean
+.PHONY: all build test test-slow vet fmtcheck demo bench fuzz proto golden-update clean
 
 all: build
 
@@ -12,6 +12,11 @@ build:
 # vet + gofmt check + every test (CI's command, via .ci/run).
 test: vet fmtcheck
 	$(GO) test -count=1 $(PKGS)
+
+# The long acceptance runs CI skips: the digits CNN encrypted end to end on
+# BGV (minutes, ~10 GB) and the N=2^16 noise-margin checks.
+test-slow:
+	FHEIR_SLOW=1 BGV_SLOW=1 $(GO) test -count=1 -timeout 90m -run 'TestCompileBGVCNN|TestNoiseMargin' -v ./codegen ./rt/bgv
 
 vet:
 	$(GO) vet $(PKGS)
