@@ -82,10 +82,10 @@ func TestSelect(t *testing.T) {
 		t      uint64
 		code   string
 	}{
-		{9, 100, 14, 65537, ""},
-		{10, 32000, 14, 65537, ""},
-		{11, 100, 15, 65537, ""},
-		{22, 100, 15, 65537, ""},
+		{9, 32000, 14, 65537, ""},
+		{10, 100, 15, 65537, ""}, // 2^14 holds 9 levels under the 2024 bound 430
+		{21, 100, 15, 65537, ""},
+		{22, 100, 16, 786433, ""}, // 2^15 holds 21 under 868
 		{23, 100, 16, 786433, ""},
 		{30, 40000, 16, 786433, ""},
 		{200, 100, 0, 0, CodeDepthExceeded},
@@ -368,7 +368,7 @@ func TestNoiseMargin(t *testing.T) {
 		slow bool
 	}
 	cfgs := []cfg{
-		{Params{LogN: 14, T: 65537, Levels: 10}, false},
+		{Params{LogN: 14, T: 65537, Levels: 9}, false},
 		{Params{LogN: 14, T: PlaintextModulus(14, 1<<21), Levels: 8}, false},
 		{Params{LogN: 15, T: 65537, Levels: 9}, true},
 		{Params{LogN: 16, T: 786433, Levels: 9}, true},
