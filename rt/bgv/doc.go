@@ -4,8 +4,9 @@
 //
 // Parameters (Params, Select, PARAMS.md): N = 2^14, 2^15 or 2^16, t a
 // prime ≡ 1 mod 2N above twice the largest |value|, and exactly the
-// levels the circuit needs; every set stays within the 128-bit bound of
-// the HomomorphicEncryption.org standard (lattigo checks none).
+// levels the circuit needs; every set stays within the 128-bit bound on
+// log2(Q·P) of the 2024 homomorphic-encryption security guidelines
+// (Bossuat et al., Table 5.2; lattigo checks none).
 //
 // Operations, all keeping ciphertexts at scale 1:
 //   - WeightedSum: a plaintext-scalar linear combination of ciphertexts
@@ -14,7 +15,9 @@
 //     its exact domain; degree = domain size − 1, ceil(log2(size)) levels),
 //     evaluated slot-wise by baby-step giant-step.
 //   - MatVecSum and LookupSlots: vector-major products (diagonal method,
-//     rotations) and per-slot-group polynomials (vector.go).
+//     rotations: lattigo's hoisted baby-step giant-step, or two-key
+//     products that need two rotation keys, twokey.go), slot-wise sums
+//     (SlotSum) and per-slot-group polynomials (vector.go).
 //
 // Keys: SecretKey (client) and EvalKey (relinearization plus the Galois
 // keys of the rotations used), serialized with a magic/version/params
