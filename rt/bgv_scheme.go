@@ -690,15 +690,16 @@ func (k *bgvKeys) sizes() KeySizes {
 // bgvServer is the Execute backend: one evaluator per worker goroutine
 // and the lookup polynomials of every lookup op.
 type bgvServer struct {
-	c      *Circuit
-	p      bgv.Params
-	vector bool
-	l      bgv.Layout // vector-major
-	pl     *bgvPlan
-	evs    []*bgv.Evaluator
-	index  map[*Op]int
-	polys  map[*Op][]*bgv.Poly
-	mats   map[*Op][]*bgv.MatVec // vector-major: one matrix per input
+	c        *Circuit
+	p        bgv.Params
+	vector   bool
+	l        bgv.Layout // vector-major
+	pl       *bgvPlan
+	evs      []*bgv.Evaluator
+	index    map[*Op]int
+	polys    map[*Op][]*bgv.Poly
+	mats     map[*Op][]*bgv.MatVec // vector-major: one matrix per input
+	lastRead []int                 // per value: the last op reading it
 }
 
 func (s bgvScheme) newServer(c *Circuit, evalKeys []byte, workers int) (serverBackend, error) {
@@ -724,9 +725,13 @@ func (s bgvScheme) newServer(c *Circuit, evalKeys []byte, workers int) (serverBa
 		t  int
 	}
 	var jobs []job
+	srv.lastRead = make([]int, len(c.Values))
 	for k := range c.Ops {
 		op := &c.Ops[k]
 		srv.index[op] = k
+		for _, id := range op.In {
+			srv.lastRead[id] = k
+		}
 		if op.Kind == OpTLU {
 			srv.polys[op] = make([]*bgv.Poly, len(op.Tables))
 			for t := range op.Tables {

@@ -150,6 +150,16 @@ func (s *bgvServer) linearVector(op *Op, in []Tensor) (Tensor, error) {
 	if err != nil {
 		return nil, bgvErr(err, "matrix-vector product")
 	}
+	// Two-key products keep their input's rotations for the next product
+	// reading it; drop them once no later op reads the input.
+	k := s.index[op]
+	last := true
+	for _, id := range op.In {
+		last = last && s.lastRead[id] <= k
+	}
+	if last {
+		s.evs[0].ReleaseBabySteps()
+	}
 	return &bgvTensor{cts: []*bgv.Ciphertext{ct}, n: n, batch: batch}, nil
 }
 

@@ -91,6 +91,7 @@ type Evaluator struct {
 	ev   *heint.Evaluator
 	pe   *heint.PolynomialEvaluator
 	ecd  *heint.Encoder
+	baby babyChain // two-key products: the last input's baby steps
 }
 
 // NewEvaluator returns an evaluator using ek.

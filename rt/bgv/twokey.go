@@ -105,18 +105,13 @@ func (e *Evaluator) twoKeySum(cts []*Ciphertext, mats []*MatVec, bias []int64) (
 				last = b
 			}
 		}
-		x := cts[i].ct
-		if x.Level() > level {
-			x = x.CopyNew()
-			e.ev.DropLevel(x, x.Level()-level)
-		}
 		for b := 0; b <= last; b++ {
-			if b > 0 {
-				next := heint.NewCiphertext(e.hp, 1, level)
-				if err := e.ev.RotateColumns(x, l.Stride, next); err != nil {
-					return nil, fmt.Errorf("baby-step rotation: %w", err)
-				}
-				x = next
+			if len(m.two.byBaby[b]) == 0 {
+				continue
+			}
+			x, err := e.babyStep(cts[i], level, l, b)
+			if err != nil {
+				return nil, err
 			}
 			for _, d := range m.two.byBaby[b] {
 				pt.Scale = scale
@@ -159,6 +154,41 @@ func (e *Evaluator) twoKeySum(cts []*Ciphertext, mats []*MatVec, bias []int64) (
 	}
 	return e.finishProduct(acc, l, mats[0].nOut, bias)
 }
+
+// babyChain holds rot(x, b) for b = 0, 1, ... of one input x at one level:
+// consecutive products reading the same ciphertext (MaxPool's window
+// gathers all read the preceding activation) share its rotations.
+type babyChain struct {
+	src   *Ciphertext
+	level int
+	steps []*rlwe.Ciphertext
+}
+
+// babyStep returns x rotated by b elements at the given level, extending
+// (or, for another input, restarting) the evaluator's chain.
+func (e *Evaluator) babyStep(x *Ciphertext, level int, l Layout, b int) (*rlwe.Ciphertext, error) {
+	c := &e.baby
+	if c.src != x || c.level != level {
+		ct := x.ct
+		if ct.Level() > level {
+			ct = ct.CopyNew()
+			e.ev.DropLevel(ct, ct.Level()-level)
+		}
+		*c = babyChain{src: x, level: level, steps: []*rlwe.Ciphertext{ct}}
+	}
+	for len(c.steps) <= b {
+		next := heint.NewCiphertext(e.hp, 1, level)
+		if err := e.ev.RotateColumns(c.steps[len(c.steps)-1], l.Stride, next); err != nil {
+			return nil, fmt.Errorf("baby-step rotation: %w", err)
+		}
+		c.steps = append(c.steps, next)
+	}
+	return c.steps[b], nil
+}
+
+// ReleaseBabySteps drops the cached rotations of the last two-key
+// product's input (they may take gigabytes at N=2^16).
+func (e *Evaluator) ReleaseBabySteps() { e.baby = babyChain{} }
 
 // twoKeySwitches returns the key switches of a two-key product over the
 // given diagonals (slot units): the baby-step chain and the Horner steps.

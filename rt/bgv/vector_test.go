@@ -2,6 +2,7 @@ package bgv
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -113,6 +114,45 @@ func testVectorMajor(t *testing.T, twoKey bool) {
 				t.Fatalf("row %d out %d: %d, want %d", r, j, got[r][j], want[r][j])
 			}
 		}
+	}
+	// A second product reading cta again (two-key: from the cached baby
+	// steps, extended as far as this matrix needs).
+	ec := randEntries(nA)
+	gc, _ := l.MatVecGaloisElements(ec)
+	for _, g := range gc {
+		if !slices.Contains(ek.GaloisElements(), g) {
+			t.Skipf("rotation %d of the second matrix has no key", g)
+		}
+	}
+	mc, err := ev.EncodeMatVec(l, nOut, nA, ec, level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Then ma again on cta: its baby steps come from the cache.
+	for i, tc := range []struct {
+		m  *MatVec
+		es []Entry
+	}{{mc, ec}, {ma, ea}} {
+		prod, err := ev.MatVecSum([]*Ciphertext{cta}, []*MatVec{tc.m}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := sk.DecryptVectors(l, prod, nOut, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r := range ns {
+			want := make([]int64, nOut)
+			for _, e := range tc.es {
+				want[e.Row] += e.W * xa[r][e.Col]
+			}
+			if !slices.Equal(got[r], want) {
+				t.Fatalf("product %d on the same input, row %d: %v, want %v", i+2, r, got[r], want)
+			}
+		}
+	}
+	if twoKey && ev.baby.src != cta {
+		t.Error("two-key products on the same input did not keep its baby steps")
 	}
 	// Per-group lookups (4 groups) on the fresh input's domain [-3,3].
 	polys := make([]*Poly, 4)
