@@ -414,6 +414,20 @@ func (s bgvScheme) info(c *Circuit) (ParamsInfo, error) {
 			work = max(work, int64(2*math.Sqrt(deg)+math.Log2(deg+1))*ctAt(p.Levels-pl.depth[in]))
 		}
 	}
+	if s.vector && layout.Giant > 0 {
+		// Two-key products: the cached baby steps and the giant-step
+		// accumulators of the highest product.
+		top := 0
+		for k := range c.Ops {
+			if op := &c.Ops[k]; op.Kind == OpLinear && pl.slotw[k] == nil {
+				for _, id := range op.In {
+					top = max(top, p.Levels-pl.depth[id])
+				}
+			}
+		}
+		bufs := int64(layout.Giant + layout.MaxLen()/layout.Giant)
+		work = max(work, bufs*ctAt(top))
+	}
 	mem += work
 	return ParamsInfo{
 		Memory: mem,
