@@ -22,4 +22,8 @@ one simplenet-r6approx 900 --model simplenet --rounding 6approx --rows 5 --batch
 one mlp_demo-default 900 --model mlp_demo --rounding none --rows 5 --batch 10
 one mlp_demo-r6 900 --model mlp_demo --rounding 6 --rows 5 --batch 10
 one cnn-r6 1800 --model cnn --rounding 6 --rows 3 --batch 3
-one cnn-default 2400 --model cnn --rounding none --rows 1 --batch 0
+# The default-config CNN needs about 17 GB of memory (keys 9.5 GB, plus their Fourier form at run
+# time) and 7 min of key generation; no batch run (Concrete ML loops sample by sample anyway).
+one cnn-default 2700 --model cnn --rounding none --rows 3 --batch 0
+# A second SimpleNet default run, later in the session, to show the spread under a different load.
+one simplenet-default-rerun 900 --model simplenet --rounding none --rows 5 --batch 10
