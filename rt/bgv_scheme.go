@@ -325,14 +325,19 @@ func (s bgvScheme) info(c *Circuit) (ParamsInfo, error) {
 			if pl.slotw[k] != nil {
 				est += p.LinearCost(len(op.In)) // slot-wise additions
 			} else if s.vector {
-				// ~one plaintext product per diagonal plus the rotations.
-				d, rots := 0, 0
+				// ~one plaintext product per diagonal plus the rotations,
+				// at the level the product runs.
+				d, rots, depth := 0, 0, 0
+				for _, id := range op.In {
+					depth = max(depth, pl.depth[id])
+				}
 				for _, b := range c.linearBlocks(op) {
 					idx := layout.DiagonalIndices(b)
 					d += len(idx)
 					rots += layout.KeySwitches(idx)
 				}
-				est += time.Duration(d)*p.DiagonalCost() + time.Duration(rots)*p.RotationCost()
+				level := p.Levels - depth
+				est += time.Duration(d)*p.DiagonalCostAt(level) + time.Duration(rots)*p.RotationCostAt(level)
 			} else {
 				est += time.Duration(n) * p.LinearCost(int(op.RowPtr[n])/max(n, 1))
 			}

@@ -328,10 +328,13 @@ func (p Params) LinearCost(terms int) time.Duration {
 	return time.Duration(p.costScale() * float64(terms) * float64(termCost))
 }
 
-// DiagonalCost estimates one diagonal of a vector-major product: encoding
-// a plaintext and a plaintext multiply-add.
-func (p Params) DiagonalCost() time.Duration {
-	c := p.costScale() * float64(diagCost)
+// DiagonalCost estimates one diagonal of a vector-major product at the
+// top level: encoding a plaintext and a plaintext multiply-add.
+func (p Params) DiagonalCost() time.Duration { return p.DiagonalCostAt(p.Levels) }
+
+// DiagonalCostAt is DiagonalCost for a product at the given level.
+func (p Params) DiagonalCostAt(level int) time.Duration {
+	c := p.costScale() * float64(level+1) / float64(p.Levels+1) * float64(diagCost)
 	if p.LogN >= 16 {
 		c *= diagLarge
 	}
@@ -340,8 +343,11 @@ func (p Params) DiagonalCost() time.Duration {
 
 // RotationCost estimates one ciphertext rotation (a key switch) at the
 // top level.
-func (p Params) RotationCost() time.Duration {
-	return p.keySwitchCost(p.Levels + 1)
+func (p Params) RotationCost() time.Duration { return p.RotationCostAt(p.Levels) }
+
+// RotationCostAt is RotationCost for a ciphertext at the given level.
+func (p Params) RotationCostAt(level int) time.Duration {
+	return p.keySwitchCost(level + 1)
 }
 
 // CiphertextBytes returns the size of a fresh ciphertext (2 polynomials
