@@ -437,3 +437,68 @@ func TestNoiseMargin(t *testing.T) {
 		})
 	}
 }
+
+// TestExcessMargin checks the level plan's rule that a sum may skip its
+// rescale while its noise stays within maxExcess (4) rescale floors: four
+// lookup outputs (floor noise) summed with weights ±1 and no rescale feed
+// a lookup that uses every remaining level; it must be exact with the
+// margin TestNoiseMargin asks for (measured: 18.0, 18.4 and 18.3 bits).
+func TestExcessMargin(t *testing.T) {
+	for _, p := range []Params{{LogN: 14, T: 65537, Levels: 9}, {LogN: 15, T: 65537, Levels: 9}, {LogN: 16, T: 786433, Levels: 9}} {
+		t.Run(p.Name(), func(t *testing.T) {
+			k := keysFor(t, p)
+			rng := rand.New(rand.NewPCG(17, uint64(p.LogN)))
+			// First lookups: [-4,3] → [0,15] (degree 7, 3 levels).
+			first, err := Interpolate(p.T, -4, 3, func(v int64) int64 { return (v*v + 3*v + 5) & 15 })
+			if err != nil {
+				t.Fatal(err)
+			}
+			xs := make([][]int64, 4)
+			ys := make([]*Ciphertext, 4)
+			for i := range ys {
+				xs[i] = randVals(rng, p.Slots(), -4, 3)
+				ct, err := k.sk.Encrypt(xs[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ys[i], err = k.ev.Lookup(ct, first); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w := []int64{1, -1, 1, -1}
+			sum, err := k.ev.WeightedSum(ys, w, 0, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The sum lies in [-30, 30]: degree 60, the 6 levels left.
+			tab := randVals(rng, 61, -int64(p.T/2), int64(p.T/2))
+			second, err := Interpolate(p.T, -30, 30, func(v int64) int64 { return tab[v+30] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if second.Depth() != sum.Level() {
+				t.Fatalf("second lookup needs %d levels, %d left", second.Depth(), sum.Level())
+			}
+			out, err := k.ev.Lookup(sum, second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := k.sk.Decrypt(out, p.Slots())
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := func(v int64) int64 { return (v*v + 3*v + 5) & 15 }
+			for i := range got {
+				s := f(xs[0][i]) - f(xs[1][i]) + f(xs[2][i]) - f(xs[3][i])
+				if got[i] != tab[s+30] {
+					t.Fatalf("slot %d: g(%d) = %d, want %d", i, s, got[i], tab[s+30])
+				}
+			}
+			noise, logQ := k.sk.NoiseBits(out)
+			t.Logf("%s: final noise 2^%.1f, q0 2^%.1f, margin %.1f bits", p, noise, logQ, logQ-1-noise)
+			if logQ-1-noise < 8 {
+				t.Errorf("margin %.1f bits below q0, want ≥ 8", logQ-1-noise)
+			}
+		})
+	}
+}
