@@ -195,8 +195,14 @@ func printParams(out io.Writer, pi rt.ParamsInfo) {
 	fmt.Fprintf(out, "  %s\n", pi.Desc)
 	fmt.Fprintf(out, "  messages of %d bits, widest lookup %d bits\n", pi.MsgBits, pi.PBSBits)
 	fmt.Fprintf(out, "  p_error %.3g per lookup, %.3g per inference\n", pi.PError, pi.GlobalPError)
-	fmt.Fprintf(out, "  estimated cost: %d lookups × %v = %v per inference on one core\n",
-		pi.TLUs, pi.CostPerTLU.Round(time.Microsecond), pi.Estimate.Round(time.Millisecond))
+	if strings.HasPrefix(pi.Scheme, "bgv") {
+		// Lookups run on whole ciphertexts; products and sums add to them.
+		fmt.Fprintf(out, "  estimated cost: %d lookups, %v per evaluation on one core (lookups and linear layers)\n",
+			pi.TLUs, pi.Estimate.Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(out, "  estimated cost: %d lookups × %v = %v per inference on one core\n",
+			pi.TLUs, pi.CostPerTLU.Round(time.Microsecond), pi.Estimate.Round(time.Millisecond))
+	}
 	fmt.Fprintf(out, "  keys: evaluation %s (bootstrapping %s, key switching %s), secret %s, %s per ciphertext\n",
 		rt.FormatBytes(pi.Keys.Eval), rt.FormatBytes(pi.Keys.Bootstrapping), rt.FormatBytes(pi.Keys.KeySwitching),
 		rt.FormatBytes(pi.Keys.Secret), rt.FormatBytes(pi.Keys.Ciphertext))
