@@ -17,13 +17,15 @@ type Requirements struct {
 	// exact rounding removes them first, one bootstrap per bit).
 	PBSBits int
 	// ExactDropBits is the largest number of bits an exactly rounded
-	// encrypted lookup removes bit by bit (its input's scale plus its
-	// DropBits; 0 when no lookup rounds exactly).
+	// encrypted lookup removes bit by bit: its input's scale plus its
+	// DropBits, less the low bits known to be zero (KnownZeroBits), which
+	// need no extraction; 0 when no lookup rounds exactly.
 	ExactDropBits int
 	// ExactOp names the exactly rounded lookup that sets ExactDropBits.
 	ExactOp string
 	// Bootstraps is the number of programmable bootstraps of one
-	// evaluation: TLUs plus the bit extractions of exact rounding.
+	// evaluation: TLUs plus the bit extractions of exact rounding (bits
+	// known to be zero are not extracted).
 	Bootstraps int
 	// MaxNorm2 is the largest 2-norm of the (scaled) weights applied to
 	// fresh encryptions or lookup results before they reach a lookup or an
@@ -53,8 +55,20 @@ type plan struct {
 	opNorm2 []float64
 	opDrop  []int
 	// opExact marks lookups that round exactly: they drop opDrop bits with
-	// one extra bootstrap per bit (tfhe.Params.NewLUTExact).
+	// one extra bootstrap per bit (tfhe.Params.NewLUTExactZeros) except
+	// the opZero lowest, which are known to be zero in the input's
+	// message (scale bits and KnownZeroBits of the value and its offset).
 	opExact []bool
+	opZero  []int
+}
+
+// extractions returns the number of bit extractions of lookup k (0 unless
+// it rounds exactly).
+func (p *plan) extractions(k int) int {
+	if !p.opExact[k] {
+		return 0
+	}
+	return p.opDrop[k] - p.opZero[k]
 }
 
 // signedBits returns the width of the smallest signed (two's complement)
@@ -87,7 +101,7 @@ func tfheExact(op *Op) bool { return op.Rounding == RoundExact && op.DropBits > 
 func (c *Circuit) analyze() *plan {
 	nv := len(c.Values)
 	p := &plan{offset: make([]int64, nv), scale: make([]int, nv), norm2: make([]float64, nv),
-		opNorm2: make([]float64, len(c.Ops)), opDrop: make([]int, len(c.Ops)), opExact: make([]bool, len(c.Ops))}
+		opNorm2: make([]float64, len(c.Ops)), opDrop: make([]int, len(c.Ops)), opExact: make([]bool, len(c.Ops)), opZero: make([]int, len(c.Ops))}
 	align := make([]int, nv) // offsets must be multiples of 2^align
 	for k := range c.Ops {
 		op := &c.Ops[k]
@@ -149,6 +163,7 @@ func (c *Circuit) analyze() *plan {
 			maxSq, p.req.NoisiestOp = x, name
 		}
 	}
+	zeros := c.KnownZeroBits()
 	remaining := make([]int, nv)
 	for k := range c.Ops {
 		for _, id := range c.Ops[k].In {
@@ -160,19 +175,12 @@ func (c *Circuit) analyze() *plan {
 		out := &c.Values[op.Out]
 		switch op.Kind {
 		case OpLinear:
-			// Map a concatenated source index to its input and element.
-			starts := make([]int, len(op.In)+1)
-			for i, id := range op.In {
-				starts[i+1] = starts[i] + c.Values[id].Size()
-			}
 			// The weight on input i is scaled by 2^(scale[out]-scale[in]).
+			source := c.sources(op)
 			at := func(s int) float64 {
-				i := 0
-				for starts[i+1] <= s {
-					i++
-				}
+				i, e := source(s)
 				f := math.Ldexp(1, p.scale[op.Out]-p.scale[op.In[i]])
-				return f * f * sq[op.In[i]].at(s-starts[i])
+				return f * f * sq[op.In[i]].at(e)
 			}
 			per := make([]float64, out.Size())
 			for j := range per {
@@ -189,15 +197,19 @@ func (c *Circuit) analyze() *plan {
 			p.opNorm2[k] = math.Sqrt(max(m, 1))
 			p.opDrop[k] = p.scale[op.In[0]] + op.DropBits
 			p.opExact[k] = tfheExact(op)
+			if p.opExact[k] {
+				// The message (x - offset)·2^scale has scale zero bits,
+				// plus those x and the offset share.
+				in := op.In[0]
+				z := p.scale[in] + min(zeros[in], trailingZeros(p.offset[in]))
+				p.opZero[k] = min(z, p.opDrop[k])
+			}
 			if out.Encrypted {
 				note(m, op.Name)
 				p.req.TLUs += out.Size()
-				p.req.Bootstraps += out.Size()
-				if p.opExact[k] {
-					p.req.Bootstraps += out.Size() * p.opDrop[k]
-					if p.opDrop[k] > p.req.ExactDropBits {
-						p.req.ExactDropBits, p.req.ExactOp = p.opDrop[k], op.Name
-					}
+				p.req.Bootstraps += out.Size() * (1 + p.extractions(k))
+				if e := p.extractions(k); e > p.req.ExactDropBits {
+					p.req.ExactDropBits, p.req.ExactOp = e, op.Name
 				}
 				sq[op.Out] = normVec{uniform: 1}
 			}
@@ -253,6 +265,22 @@ func (v normVec) max() float64 {
 		m = max(m, x)
 	}
 	return m
+}
+
+// sources returns the map from a concatenated source index of Linear op
+// to its input's position in op.In and the element of that input.
+func (c *Circuit) sources(op *Op) func(s int) (int, int) {
+	starts := make([]int, len(op.In)+1)
+	for i, id := range op.In {
+		starts[i+1] = starts[i] + c.Values[id].Size()
+	}
+	return func(s int) (int, int) {
+		i := 0
+		for starts[i+1] <= s {
+			i++
+		}
+		return i, s - starts[i]
+	}
 }
 
 func (c *Circuit) isOutput(id ValueID) bool {

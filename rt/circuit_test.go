@@ -210,8 +210,11 @@ func TestRequirements(t *testing.T) {
 		if pl.opDrop[k] < op.DropBits || !pl.opExact[k] {
 			t.Errorf("exact lookup %q: removes %d bits (exact %v), want at least %d", op.Name, pl.opDrop[k], pl.opExact[k], op.DropBits)
 		}
-		boot += ce.Values[op.Out].Size() * pl.opDrop[k]
-		drop = max(drop, pl.opDrop[k])
+		// One extraction per dropped bit of the value: the scale bits
+		// below it are zero in the message and not extracted (the
+		// accumulators have no known zero bits, KnownZeroBits).
+		boot += ce.Values[op.Out].Size() * op.DropBits
+		drop = max(drop, op.DropBits)
 	}
 	if r.PBSBits < pbs || r.PBSBits > pbs+1 || r.PBSBits >= want {
 		t.Errorf("exact rounding: PBSBits %d, want %d or %d (below the %d bits of the accumulator)", r.PBSBits, pbs, pbs+1, want)

@@ -17,18 +17,20 @@ import (
 var exactWeights = [2][4]int64{{3, -2, 5, 1}, {-3, 4, 2, 1}}
 
 // exactCircuit reads two 8-bit accumulators through an injective 4-bit
-// table after dropping 4 bits with exact rounding.
-func exactCircuit(t testing.TB) *Circuit {
+// table after dropping 4 bits with exact rounding. With shift > 0 the
+// weights are exactWeights·2^shift and the lookup drops 4+shift bits: the
+// same rounded values, with shift known zero low bits in the accumulators.
+func exactCircuit(t testing.TB, shift int) *Circuit {
 	b := NewBuilder("exact_rounding")
 	x := b.Input("x", []int{1, 4}, true, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}, QMin: 0, QMax: 15})
 	var w []int64
 	for i := range 4 {
 		for j := range 2 {
-			w = append(w, exactWeights[j][i])
+			w = append(w, exactWeights[j][i]<<shift)
 		}
 	}
 	acc := b.MatMul("acc", x, w, 4, 2, nil)
-	y := b.Apply("lut", acc, func(v int64) int64 { return 3*v + 1 }, 4, RoundExact)
+	y := b.Apply("lut", acc, func(v int64) int64 { return 3*v + 1 }, 4+shift, RoundExact)
 	b.Output("y", y, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}})
 	c, err := b.Build()
 	if err != nil {
@@ -49,8 +51,16 @@ func exactAcc(x []int64, j int) int64 {
 // through serialized keys and ciphertexts: execute equals disable bit for
 // bit, on accumulators that sit exactly on a rounding boundary (x ≡ 8 mod
 // 16, where approximate rounding reads either neighbour) and next to one.
-func TestTFHEExactRounding(t *testing.T) {
-	c := exactCircuit(t)
+func TestTFHEExactRounding(t *testing.T) { testTFHEExactRounding(t, 0) }
+
+// TestTFHEExactRoundingKnownZeros: with even weights the accumulators'
+// lowest bit is always zero, so the lookup dropping 5 bits extracts only
+// 4 (one bootstrap fewer per lookup, KnownZeroBits) and still rounds every
+// accumulator, ties included, exactly as Disable does.
+func TestTFHEExactRoundingKnownZeros(t *testing.T) { testTFHEExactRounding(t, 1) }
+
+func testTFHEExactRounding(t *testing.T, shift int) {
+	c := exactCircuit(t, shift)
 	c.Scheme = "tfhe"
 	info, err := c.SelectParams(SelectOptions{})
 	if err != nil {
@@ -62,9 +72,10 @@ func TestTFHEExactRounding(t *testing.T) {
 		t.Fatalf("selected %s: security %d, p_error %g", info.Name, info.SecurityBits, info.PError)
 	}
 	// The lookup reads the rounded value only (about 4 bits), not the
-	// 8-bit accumulator, and pays one bootstrap per removed bit.
-	if req.MsgBits < 8 || info.PBSBits > 5 || req.ExactDropBits < 4 || info.Bootstraps != 2*(1+req.ExactDropBits) || info.TLUs != 2 {
-		t.Errorf("requirements %+v, info %+v: want 8-bit values, lookups of at most 5 bits, %d bootstraps", req, info, 2*(1+req.ExactDropBits))
+	// 8+shift-bit accumulator, and pays one bootstrap per removed bit
+	// that is not known to be zero: 4 per lookup, whatever the shift.
+	if req.MsgBits < 8+shift || info.PBSBits > 5 || req.ExactDropBits != 4 || info.Bootstraps != 2*(1+4) || info.TLUs != 2 {
+		t.Errorf("requirements %+v, info %+v: want %d-bit values, lookups of at most 5 bits, 4 extractions, %d bootstraps", req, info, 8+shift, 2*(1+4))
 	}
 	p, _ := tfheParams(c)
 	pbs := time.Duration(p.Cost() * float64(time.Second))
@@ -106,6 +117,7 @@ func TestTFHEExactRounding(t *testing.T) {
 			t.Fatal(err)
 		}
 		want, _ := c.Run(ctx, Disable, [][]int64{x}, nil)
+		// round half up of (acc·2^shift)/2^(4+shift) = of acc/16
 		ref := []int64{3*((exactAcc(x, 0)+8)>>4) + 1, 3*((exactAcc(x, 1)+8)>>4) + 1}
 		if !cmp.Equal(got, want) || !cmp.Equal(want[0], ref) {
 			t.Errorf("x=%v (accumulators %d, %d): execute %v, disable %v, reference %v", x, exactAcc(x, 0), exactAcc(x, 1), got, want, ref)
@@ -178,7 +190,7 @@ func TestSelectExactTooNoisy(t *testing.T) {
 	build := func(r Rounding) *Circuit {
 		b := NewBuilder("noisy_exact")
 		x := b.Input("x", []int{1, 2}, true, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}, QMin: -8, QMax: 7})
-		acc := b.MatMul("acc", x, []int64{100000, -100000}, 2, 1, nil)
+		acc := b.MatMul("acc", x, []int64{100001, -99999}, 2, 1, nil)
 		y := b.Apply("relu", acc, func(v int64) int64 { return max(v, 0) }, 18, r)
 		b.Output("y", y, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}})
 		c, err := b.Build()

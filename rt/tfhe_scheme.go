@@ -109,7 +109,7 @@ func (tfheScheme) selectParams(c *Circuit, req Requirements, pe float64) (string
 			}
 		}
 		return "", errf(NoCryptoParameters, "circuit %s: lookup %q rounds exactly: removing its %d low bits one at a time needs %d-bit values correct to the last bit, and the best parameter set fails with probability %.3g > p_error %.3g (weight norm %s): use approximate rounding, keep fewer bits before the lookup, or raise p_error",
-			c.Name, name, pl.opDrop[k], req.MsgBits, best, pe, ftoa(pl.opNorm2[k]))
+			c.Name, name, pl.extractions(k), req.MsgBits, best, pe, ftoa(pl.opNorm2[k]))
 	}
 	_, name := outputFail(c, pl, p)
 	return "", errf(NoCryptoParameters, "circuit %s: no parameter set decrypts output %q (%d bits, weight norm %s) at p_error %.3g: lower the output bit width or raise p_error",
@@ -126,7 +126,7 @@ func exactFail(c *Circuit, pl *plan, p tfhe.Params) (float64, string) {
 		if op.Kind != OpTLU || !pl.opExact[k] || !c.Values[op.Out].Encrypted {
 			continue
 		}
-		if f := p.PFailExact(pl.opNorm2[k], pl.opDrop[k]); f > worst || name == "" {
+		if f := p.PFailExactZeros(pl.opNorm2[k], pl.opDrop[k], pl.opZero[k]); f > worst || name == "" {
 			worst, name = f, op.Name
 		}
 	}
@@ -136,7 +136,7 @@ func exactFail(c *Circuit, pl *plan, p tfhe.Params) (float64, string) {
 // lookupFail is the failure probability of lookup k under p.
 func (pl *plan) lookupFail(p tfhe.Params, k int) float64 {
 	if pl.opExact[k] {
-		return p.PFailExact(pl.opNorm2[k], pl.opDrop[k])
+		return p.PFailExactZeros(pl.opNorm2[k], pl.opDrop[k], pl.opZero[k])
 	}
 	return p.PFail(pl.opNorm2[k], pl.opDrop[k])
 }
@@ -229,7 +229,7 @@ func (tfheScheme) sigma(c *Circuit) (func(op *Op) float64, error) {
 			// Exact rounding reads the right entry unless a bit
 			// extraction or the lookup fails: perturb moves the rounded
 			// read by round(e), which happens with that probability.
-			sig[op] = SigmaForPError(p.PFailExact(pl.opNorm2[k], pl.opDrop[k]))
+			sig[op] = SigmaForPError(pl.lookupFail(p, k))
 		case op.Kind == OpTLU:
 			// The bootstrap reads m/2^(scale+d); perturb works in units of
 			// x/2^d, the same steps.
@@ -438,7 +438,7 @@ func newTFHEServer(c *Circuit, p tfhe.Params, ek *tfhe.EvalKey, workers int) (*t
 // buildLUTs makes one LUT per table of op. The bootstrap reads the input's
 // message m = (x - offset)·2^scale with scale+d low bits dropped (offset a
 // multiple of 2^d), d = op.DropBits: approximately, or exactly with
-// NewLUTExact's bit extractions. Reads beyond the table (approximate
+// NewLUTExactZeros's bit extractions (none for the known zero bits). Reads beyond the table (approximate
 // rounding at the edges) take the nearest entry.
 func (s *tfheServer) buildLUTs(k int, op *Op) ([]*tfhe.LUT, error) {
 	in, out := op.In[0], op.Out
@@ -451,11 +451,10 @@ func (s *tfheServer) buildLUTs(k int, op *Op) ([]*tfhe.LUT, error) {
 			j := min(max(v+inOff>>d-op.Lo, 0), size-1)
 			return s.pl.encode(out, t[j])
 		}
-		newLUT := s.p.NewLUT
+		lut, err := s.p.NewLUT(f, s.pl.opDrop[k])
 		if s.pl.opExact[k] {
-			newLUT = s.p.NewLUTExact
+			lut, err = s.p.NewLUTExactZeros(f, s.pl.opDrop[k], s.pl.opZero[k])
 		}
-		lut, err := newLUT(f, s.pl.opDrop[k])
 		if err != nil {
 			return nil, tfheErr(err, "lookup "+quoteOr(op.Name, "?")+" table "+itoa(i))
 		}

@@ -29,7 +29,8 @@
 // NewLUTExact, which first removes the dropped bits one by one with cheap
 // constant-table bootstraps (dropBits extra bootstraps per lookup, and
 // inputs must be correct to their last bit: see PFailExact and
-// Requirements.ExactDropBits).
+// Requirements.ExactDropBits); NewLUTExactZeros skips the extraction of
+// low bits the caller knows to be zero.
 //
 // Serialization (MarshalBinary, EvalKey.WriteTo, ReadEvalKey) adds a
 // header (magic, version, kind, parameter fingerprint or full Params) and a

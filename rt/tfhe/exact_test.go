@@ -94,3 +94,40 @@ func TestSelectExact(t *testing.T) {
 	}
 	t.Logf("exact rounding 9 -> 4 bits at norm 8: %s", p)
 }
+
+// TestExactRoundingZeros drops 4 bits of 8-bit multiples of 4 with the two
+// known zero bits skipped (2 extractions) and of multiples of 16 with all
+// four skipped (no extraction, no bias): every input, ties included, reads
+// f(round half up(m/16)), as NewLUTExact does.
+func TestExactRoundingZeros(t *testing.T) {
+	p := InsecureTestParams(8)
+	p.PBSBits = 4
+	e := newEnv(t, p)
+	rng := rand.New(rand.NewPCG(15, 16))
+	table := randomTable(rng, 4, 8)
+	f := func(v int64) int64 { return table[v+8] }
+	for _, z := range []int{2, 4, 6} {
+		if pz, p0 := p.PFailExactZeros(1, 4, z), p.PFailExact(1, 4); pz > p0 || pz > 1e-9 {
+			t.Fatalf("PFailExactZeros(1, 4, %d) = %g, PFailExact = %g", z, pz, p0)
+		}
+		lut, err := p.NewLUTExactZeros(f, 4, z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := 4 - min(z, 4); !lut.Exact() || lut.Extractions() != want {
+			t.Fatalf("zeros %d: exact %v, %d extractions, want %d", z, lut.Exact(), lut.Extractions(), want)
+		}
+		out := e.ev.NewCiphertext()
+		step := int64(1) << min(z, 7)
+		for m := int64(-128); m < 120; m += step {
+			e.ev.Bootstrap(out, e.sk.Encrypt(m), lut)
+			v := (m + 8) >> 4
+			if got := e.sk.Decrypt(out); got != f(v) {
+				t.Errorf("zeros %d, m=%d: got %d, want f(%d) = %d", z, m, got, v, f(v))
+			}
+		}
+	}
+	if _, err := p.NewLUTExactZeros(f, 4, -1); err == nil {
+		t.Error("NewLUTExactZeros with -1 zero bits: no error")
+	}
+}

@@ -51,7 +51,9 @@ type LUT struct {
 	// exact rounding: bit[i] extracts bit i of the input (constant test
 	// polynomials), see exact.go
 	exact bool
-	bit   [][]uint64
+	bit   [][]uint64 // nil below zeroBits
+	// zeroBits low input bits are known zero: not extracted
+	zeroBits int
 }
 
 // Evaluator runs homomorphic operations. It owns scratch buffers: it is NOT
