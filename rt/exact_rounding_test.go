@@ -20,7 +20,10 @@ var exactWeights = [2][4]int64{{3, -2, 5, 1}, {-3, 4, 2, 1}}
 // table after dropping 4 bits with exact rounding. With shift > 0 the
 // weights are exactWeights·2^shift and the lookup drops 4+shift bits: the
 // same rounded values, with shift known zero low bits in the accumulators.
-func exactCircuit(t testing.TB, shift int) *Circuit {
+// With wide, a 10-bit accumulator read approximately through a 4-bit
+// table widens every message to 10 bits, so the exactly rounded
+// accumulators sit 2 bits up (scale 2): zero bits that are not extracted.
+func exactCircuit(t testing.TB, shift int, wide bool) *Circuit {
 	b := NewBuilder("exact_rounding")
 	x := b.Input("x", []int{1, 4}, true, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}, QMin: 0, QMax: 15})
 	var w []int64
@@ -32,6 +35,11 @@ func exactCircuit(t testing.TB, shift int) *Circuit {
 	acc := b.MatMul("acc", x, w, 4, 2, nil)
 	y := b.Apply("lut", acc, func(v int64) int64 { return 3*v + 1 }, 4+shift, RoundExact)
 	b.Output("y", y, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}})
+	if wide {
+		acc2 := b.MatMul("acc2", x, []int64{10, 12, 14, 18}, 4, 1, nil) // [0, 810]
+		y2 := b.Apply("lut2", acc2, func(v int64) int64 { return v }, 6, RoundApprox)
+		b.Output("y2", y2, Quant{Scale: []float64{1}, ZeroPoint: []int64{0}})
+	}
 	c, err := b.Build()
 	if err != nil {
 		t.Fatal(err)
@@ -51,16 +59,21 @@ func exactAcc(x []int64, j int) int64 {
 // through serialized keys and ciphertexts: execute equals disable bit for
 // bit, on accumulators that sit exactly on a rounding boundary (x ≡ 8 mod
 // 16, where approximate rounding reads either neighbour) and next to one.
-func TestTFHEExactRounding(t *testing.T) { testTFHEExactRounding(t, 0) }
+func TestTFHEExactRounding(t *testing.T) { testTFHEExactRounding(t, 0, false) }
 
 // TestTFHEExactRoundingKnownZeros: with even weights the accumulators'
 // lowest bit is always zero, so the lookup dropping 5 bits extracts only
 // 4 (one bootstrap fewer per lookup, KnownZeroBits) and still rounds every
 // accumulator, ties included, exactly as Disable does.
-func TestTFHEExactRoundingKnownZeros(t *testing.T) { testTFHEExactRounding(t, 1) }
+func TestTFHEExactRoundingKnownZeros(t *testing.T) { testTFHEExactRounding(t, 1, false) }
 
-func testTFHEExactRounding(t *testing.T, shift int) {
-	c := exactCircuit(t, shift)
+// TestTFHEExactRoundingScaled: the exactly rounded accumulators are stored
+// 2 bits up (10-bit messages) and those 2 zero bits are not extracted
+// either.
+func TestTFHEExactRoundingScaled(t *testing.T) { testTFHEExactRounding(t, 0, true) }
+
+func testTFHEExactRounding(t *testing.T, shift int, wide bool) {
+	c := exactCircuit(t, shift, wide)
 	c.Scheme = "tfhe"
 	info, err := c.SelectParams(SelectOptions{})
 	if err != nil {
@@ -74,12 +87,19 @@ func testTFHEExactRounding(t *testing.T, shift int) {
 	// The lookup reads the rounded value only (about 4 bits), not the
 	// 8+shift-bit accumulator, and pays one bootstrap per removed bit
 	// that is not known to be zero: 4 per lookup, whatever the shift.
-	if req.MsgBits < 8+shift || info.PBSBits > 5 || req.ExactDropBits != 4 || info.Bootstraps != 2*(1+4) || info.TLUs != 2 {
-		t.Errorf("requirements %+v, info %+v: want %d-bit values, lookups of at most 5 bits, 4 extractions, %d bootstraps", req, info, 8+shift, 2*(1+4))
+	tlus, boots, msg := 2, 2*(1+4), 8+shift
+	if wide {
+		tlus, boots, msg = 3, 2*(1+4)+1, 10
+		if pl := c.analyze(); pl.scale[c.Ops[0].Out] != 2 || pl.opZero[1] != 2 {
+			t.Fatalf("BUG in test: accumulator scale %d, %d zero bits, want 2", pl.scale[c.Ops[0].Out], pl.opZero[1])
+		}
+	}
+	if req.MsgBits < msg || info.PBSBits > 5 || req.ExactDropBits != 4 || info.Bootstraps != boots || info.TLUs != tlus {
+		t.Errorf("requirements %+v, info %+v: want %d-bit values, lookups of at most 5 bits, 4 extractions, %d bootstraps", req, info, msg, boots)
 	}
 	p, _ := tfheParams(c)
 	pbs := time.Duration(p.Cost() * float64(time.Second))
-	if info.CostPerTLU*2 != info.Estimate || info.Estimate != pbs*time.Duration(info.Bootstraps) {
+	if d := info.CostPerTLU*time.Duration(info.TLUs) - info.Estimate; d < -time.Duration(info.TLUs) || d > 0 || info.Estimate != pbs*time.Duration(info.Bootstraps) {
 		t.Errorf("estimate %v (%v per lookup) for %d bootstraps of %v", info.Estimate, info.CostPerTLU, info.Bootstraps, pbs)
 	}
 	cl, srv := deploy(t, c)
@@ -119,6 +139,15 @@ func testTFHEExactRounding(t *testing.T, shift int) {
 		want, _ := c.Run(ctx, Disable, [][]int64{x}, nil)
 		// round half up of (acc·2^shift)/2^(4+shift) = of acc/16
 		ref := []int64{3*((exactAcc(x, 0)+8)>>4) + 1, 3*((exactAcc(x, 1)+8)>>4) + 1}
+		if wide {
+			// lut2 rounds approximately: near a tie it may read either
+			// neighbour.
+			a2 := 10*x[0] + 12*x[1] + 14*x[2] + 18*x[3]
+			if d := got[1][0] - want[1][0]; want[1][0] != (a2+32)>>6 || d < -1 || d > 1 {
+				t.Errorf("x=%v: approximate lookup of %d: execute %d, disable %d", x, a2, got[1][0], want[1][0])
+			}
+			got, want = got[:1], want[:1]
+		}
 		if !cmp.Equal(got, want) || !cmp.Equal(want[0], ref) {
 			t.Errorf("x=%v (accumulators %d, %d): execute %v, disable %v, reference %v", x, exactAcc(x, 0), exactAcc(x, 1), got, want, ref)
 		}
