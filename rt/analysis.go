@@ -16,11 +16,14 @@ type Requirements struct {
 	// the rounded bits (approximate rounding drops them in the bootstrap,
 	// exact rounding removes them first, one bootstrap per bit).
 	PBSBits int
-	// ExactDropBits is the largest number of bits an exactly rounded
-	// encrypted lookup removes bit by bit: its input's scale plus its
-	// DropBits, less the low bits known to be zero (KnownZeroBits), which
-	// need no extraction; 0 when no lookup rounds exactly.
+	// ExactDropBits is the largest number of low bits an exactly rounded
+	// encrypted lookup removes from its input's message (its input's
+	// scale plus its DropBits; 0 when no lookup rounds exactly).
 	ExactDropBits int
+	// ExactExtractions is the largest number of bit extractions (extra
+	// bootstraps) of one exactly rounded lookup: the removed bits not
+	// known to be zero (KnownZeroBits and the scale bits need none).
+	ExactExtractions int
 	// ExactOp names the exactly rounded lookup that sets ExactDropBits.
 	ExactOp string
 	// Bootstraps is the number of programmable bootstraps of one
@@ -208,9 +211,10 @@ func (c *Circuit) analyze() *plan {
 				note(m, op.Name)
 				p.req.TLUs += out.Size()
 				p.req.Bootstraps += out.Size() * (1 + p.extractions(k))
-				if e := p.extractions(k); e > p.req.ExactDropBits {
-					p.req.ExactDropBits, p.req.ExactOp = e, op.Name
+				if p.opExact[k] && p.opDrop[k] > p.req.ExactDropBits {
+					p.req.ExactDropBits, p.req.ExactOp = p.opDrop[k], op.Name
 				}
+				p.req.ExactExtractions = max(p.req.ExactExtractions, p.extractions(k))
 				sq[op.Out] = normVec{uniform: 1}
 			}
 		}

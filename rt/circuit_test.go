@@ -214,7 +214,7 @@ func TestRequirements(t *testing.T) {
 		// below it are zero in the message and not extracted (the
 		// accumulators have no known zero bits, KnownZeroBits).
 		boot += ce.Values[op.Out].Size() * op.DropBits
-		drop = max(drop, op.DropBits)
+		drop = max(drop, pl.opDrop[k])
 	}
 	if r.PBSBits < pbs || r.PBSBits > pbs+1 || r.PBSBits >= want {
 		t.Errorf("exact rounding: PBSBits %d, want %d or %d (below the %d bits of the accumulator)", r.PBSBits, pbs, pbs+1, want)

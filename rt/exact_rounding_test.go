@@ -94,7 +94,7 @@ func testTFHEExactRounding(t *testing.T, shift int, wide bool) {
 			t.Fatalf("BUG in test: accumulator scale %d, %d zero bits, want 2", pl.scale[c.Ops[0].Out], pl.opZero[1])
 		}
 	}
-	if req.MsgBits < msg || info.PBSBits > 5 || req.ExactDropBits != 4 || info.Bootstraps != boots || info.TLUs != tlus {
+	if req.MsgBits < msg || info.PBSBits > 5 || req.ExactExtractions != 4 || req.ExactDropBits < 4+shift || info.Bootstraps != boots || info.TLUs != tlus {
 		t.Errorf("requirements %+v, info %+v: want %d-bit values, lookups of at most 5 bits, 4 extractions, %d bootstraps", req, info, msg, boots)
 	}
 	p, _ := tfheParams(c)

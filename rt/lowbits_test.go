@@ -88,7 +88,7 @@ func TestRequirementsKnownZeros(t *testing.T) {
 	odd := []int64{3, -1, 5, 7, 1, -3}
 	// act1: 2 lookups × (1 + 2−1 extractions); act2: 3 × (1 + 3−2).
 	r := build(odd).Requirements()
-	if r.TLUs != 5 || r.Bootstraps != 2*2+3*2 || r.ExactDropBits != 1 {
+	if r.TLUs != 5 || r.Bootstraps != 2*2+3*2 || r.ExactExtractions != 1 {
 		t.Errorf("requirements %+v: want 5 lookups, 10 bootstraps, 1 extraction", r)
 	}
 	// One odd weight and odd table entries leave every bit of act1 and
@@ -105,7 +105,7 @@ func TestRequirementsKnownZeros(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = c.Requirements()
-	if r.Bootstraps != 2*3+3*3 || r.ExactDropBits != 2 || r.ExactOp != "act1" {
-		t.Errorf("requirements %+v: want 15 bootstraps, 2 extractions at act1", r)
+	if r.Bootstraps != 2*3+3*3 || r.ExactExtractions != 2 {
+		t.Errorf("requirements %+v: want 15 bootstraps, 2 extractions", r)
 	}
 }

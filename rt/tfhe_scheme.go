@@ -108,8 +108,8 @@ func (tfheScheme) selectParams(c *Circuit, req Requirements, pe float64) (string
 				k = i
 			}
 		}
-		return "", errf(NoCryptoParameters, "circuit %s: lookup %q rounds exactly: removing its %d low bits one at a time needs %d-bit values correct to the last bit, and the best parameter set fails with probability %.3g > p_error %.3g (weight norm %s): use approximate rounding, keep fewer bits before the lookup, or raise p_error",
-			c.Name, name, pl.extractions(k), req.MsgBits, best, pe, ftoa(pl.opNorm2[k]))
+		return "", errf(NoCryptoParameters, "circuit %s: lookup %q rounds exactly: removing its %d low bits (%d not known to be zero) one at a time needs %d-bit values correct to the last bit, and the best parameter set fails with probability %.3g > p_error %.3g (weight norm %s): use approximate rounding, keep fewer bits before the lookup, or raise p_error",
+			c.Name, name, pl.opDrop[k], pl.extractions(k), req.MsgBits, best, pe, ftoa(pl.opNorm2[k]))
 	}
 	_, name := outputFail(c, pl, p)
 	return "", errf(NoCryptoParameters, "circuit %s: no parameter set decrypts output %q (%d bits, weight norm %s) at p_error %.3g: lower the output bit width or raise p_error",
