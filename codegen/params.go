@@ -27,10 +27,10 @@ func SelectParams(c *rt.Circuit, opts rt.SelectOptions) (rt.ParamsInfo, error) {
 	case rt.NoCryptoParameters:
 		if req.ExactDropBits > 0 && fitsApproximately(c, opts) {
 			return info, &ir.Error{Loc: req.ExactOp, Code: NoCryptoParameters, Msg: fmt.Sprintf(
-				"exact rounding removes %d low bits of this lookup's input one bootstrap at a time, which needs its %d-bit values "+
+				"exact rounding removes %d low bits of this lookup's input (%d of them one bootstrap at a time), which needs its %d-bit values "+
 					"correct to the last bit: no parameter set does that at the requested failure probability; "+
 					"use --rounding-threshold-bits N:approximate, lower --n-bits or raise --p-error (%v)",
-				req.ExactDropBits, req.MsgBits, err)}
+				req.ExactDropBits, req.ExactExtractions, req.MsgBits, err)}
 		}
 		return info, &ir.Error{Loc: req.WidestOp, Code: NoCryptoParameters, Msg: fmt.Sprintf(
 			"no parameter set runs a %d-bit table lookup with weight 2-norm %.4g (at %q) at the requested failure probability: "+

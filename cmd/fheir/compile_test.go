@@ -138,7 +138,7 @@ func TestCompileErrors(t *testing.T) {
 	}{
 		{dir, []string{"compile", "wide.fir", "--backend", "tfhe"}, `wide.fir: node "Relu_wide": no parameter set holds this circuit: its widest table lookup reads 13 bits`},
 		{dir, []string{"compile", "wide.fir", "--backend", "tfhe"}, "[AccumulatorTooWide]"},
-		{dir, []string{"compile", "noisy.fir", "--backend", "tfhe", "--rounding-threshold-bits", "4"}, `node "Relu_noisy": exact rounding removes 18 low bits of this lookup's input one bootstrap at a time`},
+		{dir, []string{"compile", "noisy.fir", "--backend", "tfhe", "--rounding-threshold-bits", "4"}, `node "Relu_noisy": exact rounding removes 18 low bits of this lookup's input (13 of them one bootstrap at a time)`},
 		{dir, []string{"compile", "noisy.fir", "--backend", "tfhe", "--rounding-threshold-bits", "4"}, "use --rounding-threshold-bits N:approximate"},
 		{dir, []string{"compile", "noisy.fir", "--rounding-threshold-bits", "4:approximate", "--p-error", "2^-1000"}, `node "Relu_noisy": no parameter set runs a 4-bit table lookup with weight 2-norm`},
 		{dir, []string{"compile", "noisy.fir", "--rounding-threshold-bits", "4:approximate", "--p-error", "2^-1000"}, `[NoCryptoParameters]`},
