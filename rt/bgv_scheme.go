@@ -740,6 +740,11 @@ func (s bgvScheme) newServer(c *Circuit, evalKeys []byte, workers int) (serverBa
 	for range max(workers, 1) - 1 {
 		srv.evs = append(srv.evs, ev.ShallowCopy())
 	}
+	if s.vector {
+		// Vector-major ops run on evs[0]; the others share its two-key
+		// products' diagonals.
+		srv.evs[0].SetHelpers(srv.evs[1:])
+	}
 	type job struct {
 		op *Op
 		t  int

@@ -92,6 +92,8 @@ type Evaluator struct {
 	pe   *heint.PolynomialEvaluator
 	ecd  *heint.Encoder
 	baby babyChain // two-key products: the last input's baby steps
+	// helpers share two-key products' diagonals (SetHelpers).
+	helpers []*Evaluator
 }
 
 // NewEvaluator returns an evaluator using ek.

@@ -1,8 +1,10 @@
 package bgv
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/heint"
@@ -114,17 +116,42 @@ func (e *Evaluator) twoKeySum(cts []*Ciphertext, mats []*MatVec, bias []int64) (
 				return nil, err
 			}
 			for _, d := range m.two.byBaby[b] {
-				pt.Scale = scale
-				if err := e.ecd.Encode(d.vals, pt); err != nil {
-					panic("BUG: encoding a diagonal: " + err.Error())
-				}
 				if inner[d.g] == nil {
 					inner[d.g] = heint.NewCiphertext(e.hp, 1, level)
 					inner[d.g].Scale = scale
 				}
-				if err := e.ev.MulThenAdd(x, pt, inner[d.g]); err != nil {
-					return nil, fmt.Errorf("diagonal product: %w", err)
-				}
+			}
+			// Diagonals of different giant steps write different
+			// accumulators: worker w takes the giant steps g ≡ w mod W.
+			workers := append([]*Evaluator{e}, e.helpers...)
+			errs := make([]error, len(workers))
+			var wg sync.WaitGroup
+			for w, ev := range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					wpt := pt
+					if w > 0 {
+						wpt = heint.NewPlaintext(ev.hp, level)
+					}
+					for _, d := range m.two.byBaby[b] {
+						if d.g%len(workers) != w {
+							continue
+						}
+						wpt.Scale = scale
+						if err := ev.ecd.Encode(d.vals, wpt); err != nil {
+							panic("BUG: encoding a diagonal: " + err.Error())
+						}
+						if err := ev.ev.MulThenAdd(x, wpt, inner[d.g]); err != nil {
+							errs[w] = fmt.Errorf("diagonal product: %w", err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -185,6 +212,10 @@ func (e *Evaluator) babyStep(x *Ciphertext, level int, l Layout, b int) (*rlwe.C
 	}
 	return c.steps[b], nil
 }
+
+// SetHelpers gives two-key products evaluators (ShallowCopy) to share
+// their diagonal products with, one goroutine each; nil for none.
+func (e *Evaluator) SetHelpers(helpers []*Evaluator) { e.helpers = helpers }
 
 // ReleaseBabySteps drops the cached rotations of the last two-key
 // product's input (they may take gigabytes at N=2^16).

@@ -65,6 +65,10 @@ func testVectorMajor(t *testing.T, twoKey bool) {
 		t.Errorf("two-key products use %d rotation keys, want 2", len(ek.gks))
 	}
 	ev := NewEvaluator(ek)
+	if twoKey {
+		// Diagonal products shared with a helper goroutine.
+		ev.SetHelpers([]*Evaluator{ev.ShallowCopy()})
+	}
 	level := p.Levels
 	ma, err := ev.EncodeMatVec(l, nOut, nA, ea, level)
 	if err != nil {
