@@ -32,21 +32,7 @@ func TestCompileBGVPackage(t *testing.T) {
 		vecN   = 7 // rows of the bgv-vector run
 		vecB   = 3 // its --batch: evaluations of 3, 3 and 1 rows
 	)
-	repo, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := tempModule(t)
-	fheir := filepath.Join(dir, "bin", "fheir")
-	goCmd(t, repo, "build", "-o", fheir, "./cmd/fheir")
-	model, err := filepath.Abs(prefix + ".qonnx.op14.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inputs, err := filepath.Abs(prefix + ".input.npy")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, fheir, model, inputs := fheirModule(t, prefix)
 	runErr := func(bin string, args ...string) (stdout, stderr string) {
 		t.Helper()
 		return runIn(t, dir, bin, args...)

@@ -24,15 +24,7 @@ func TestCompileBGVCNN(t *testing.T) {
 		prefix = "../testdata/models/qat_cnn_digits"
 		rows   = 8
 	)
-	repo, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := tempModule(t)
-	fheir := filepath.Join(dir, "bin", "fheir")
-	goCmd(t, repo, "build", "-o", fheir, "./cmd/fheir")
-	model, _ := filepath.Abs(prefix + ".qonnx.op14.onnx")
-	inputs, _ := filepath.Abs(prefix + ".input.npy")
+	dir, fheir, model, inputs := fheirModule(t, prefix)
 	run := func(bin string, args ...string) (string, string) {
 		t.Helper()
 		return runIn(t, dir, bin, args...)

@@ -453,3 +453,24 @@ func runIn(t *testing.T, dir, bin string, args ...string) (stdout, stderr string
 	t.Logf("%s %s:\n%s%s", filepath.Base(bin), strings.Join(args, " "), out.String(), errb.String())
 	return out.String(), errb.String()
 }
+
+// fheirModule returns a temporary module (tempModule) with the fheir
+// command built into its bin/, and the absolute paths of a committed
+// model's QONNX export and input rows (prefix as "../testdata/models/NAME").
+func fheirModule(t *testing.T, prefix string) (dir, fheir, model, inputs string) {
+	t.Helper()
+	repo, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = tempModule(t)
+	fheir = filepath.Join(dir, "bin", "fheir")
+	goCmd(t, repo, "build", "-o", fheir, "./cmd/fheir")
+	if model, err = filepath.Abs(prefix + ".qonnx.op14.onnx"); err != nil {
+		t.Fatal(err)
+	}
+	if inputs, err = filepath.Abs(prefix + ".input.npy"); err != nil {
+		t.Fatal(err)
+	}
+	return dir, fheir, model, inputs
+}

@@ -111,31 +111,11 @@ func TestBGVExecuteEqualsDisable(t *testing.T) {
 		}
 		samples = append(samples, [][]int64{x})
 	}
-	in, err := cl.EncryptQuantizedBatch(samples)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := srv.Run(context.Background(), in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := cl.DecryptQuantizedBatch(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(samples) {
-		t.Fatalf("%d samples back, want %d", len(got), len(samples))
-	}
+	got := bgvRunBatch(t, cl, srv, samples)
+	bgvCheckDisable(t, c, samples, got)
 	distinct := map[int64]bool{}
-	for s, q := range samples {
-		want, err := c.Run(context.Background(), Disable, q, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !cmp.Equal(got[s], want) {
-			t.Fatalf("sample %d x=%v: execute %v, disable %v", s, q[0], got[s], want)
-		}
-		for _, v := range want[0] {
+	for s := range samples {
+		for _, v := range got[s][0] {
 			distinct[v] = true
 		}
 	}
@@ -144,11 +124,12 @@ func TestBGVExecuteEqualsDisable(t *testing.T) {
 	}
 	// One sample through the plain API.
 	x := []int64{3, 0, 2}
-	in, err = cl.EncryptQuantized(x)
+	in, err := cl.EncryptQuantized(x)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err = srv.Run(context.Background(), in); err != nil {
+	out, err := srv.Run(context.Background(), in)
+	if err != nil {
 		t.Fatal(err)
 	}
 	one, err := cl.DecryptQuantized(out)
@@ -337,27 +318,7 @@ func TestBGVVectorExecuteEqualsDisable(t *testing.T) {
 		samples[i] = [][]int64{x}
 	}
 	for _, batch := range [][][][]int64{samples, samples[5:6]} {
-		in, err := cl.EncryptQuantizedBatch(batch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := srv.Run(context.Background(), in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := cl.DecryptQuantizedBatch(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got) != len(batch) {
-			t.Fatalf("%d samples back, want %d", len(got), len(batch))
-		}
-		for s := range batch {
-			want, _ := c.Run(context.Background(), Disable, batch[s], nil)
-			if !cmp.Equal(got[s], want) {
-				t.Fatalf("sample %d x=%v: execute %v, disable %v", s, batch[s][0], got[s], want)
-			}
-		}
+		bgvCheckDisable(t, c, batch, bgvRunBatch(t, cl, srv, batch))
 	}
 	// Keys without the rotations are refused up front.
 	p, _ := bgvParams(c)
@@ -371,6 +332,43 @@ func TestBGVVectorExecuteEqualsDisable(t *testing.T) {
 	}
 	if _, err := NewServer(c, writeMsg(c, KindEvalKeys, plain), nil); CodeOf(err) != WrongParams {
 		t.Errorf("keys without rotations: %v, want WrongParams", err)
+	}
+}
+
+// bgvRunBatch encrypts batch (samples[s] holds one quantized slice per
+// input), evaluates it once on srv and decrypts it.
+func bgvRunBatch(t testing.TB, cl *Client, srv *Server, batch [][][]int64) [][][]int64 {
+	t.Helper()
+	in, err := cl.EncryptQuantizedBatch(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := srv.Run(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cl.DecryptQuantizedBatch(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(batch) {
+		t.Fatalf("%d samples back, want %d", len(got), len(batch))
+	}
+	return got
+}
+
+// bgvCheckDisable requires every sample's decrypted outputs to equal c's
+// clear (Disable) run on it.
+func bgvCheckDisable(t testing.TB, c *Circuit, batch, got [][][]int64) {
+	t.Helper()
+	for s := range batch {
+		want, err := c.Run(context.Background(), Disable, batch[s], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !cmp.Equal(got[s], want) {
+			t.Fatalf("sample %d x=%v: execute %v, disable %v", s, batch[s][0], got[s], want)
+		}
 	}
 }
 
@@ -463,18 +461,7 @@ func TestBGVClearInput(t *testing.T) {
 	for a := int64(-3); a <= 3; a++ {
 		samples = append(samples, [][]int64{{a, -a}, zc})
 	}
-	in, err := cl.EncryptQuantizedBatch(samples)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := srv.Run(context.Background(), in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := cl.DecryptQuantizedBatch(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := bgvRunBatch(t, cl, srv, samples)
 	for s, smp := range samples {
 		a := smp[0][0]
 		want := []int64{(a + 2) * (a + 2), (-a - 3) * (-a - 3)}
@@ -599,24 +586,7 @@ func TestBGVSlotSums(t *testing.T) {
 				}
 				batch[s] = [][]int64{x}
 			}
-			in, err := cl.EncryptQuantizedBatch(batch)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := srv.Run(context.Background(), in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := cl.DecryptQuantizedBatch(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for s := range batch {
-				want, _ := c.Run(context.Background(), Disable, batch[s], nil)
-				if !cmp.Equal(got[s], want) {
-					t.Fatalf("sample %d x=%v: execute %v, disable %v", s, batch[s][0], got[s], want)
-				}
-			}
+			bgvCheckDisable(t, c, batch, bgvRunBatch(t, cl, srv, batch))
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tuneinsight/lattigo/v5/he/heint"
@@ -246,6 +247,9 @@ func SelectAtLeast(depth int, maxAbs int64, minLogN int) (Params, error) {
 // Lattigo returns the lattigo parameters of p (the moduli primes are
 // generated deterministically from their sizes).
 func (p Params) Lattigo() (heint.Parameters, error) {
+	if hp, ok := lattigoParams.Load(p); ok {
+		return hp.(heint.Parameters), nil
+	}
 	if err := p.Validate(); err != nil {
 		return heint.Parameters{}, err
 	}
@@ -254,8 +258,15 @@ func (p Params) Lattigo() (heint.Parameters, error) {
 	if err != nil {
 		return heint.Parameters{}, errorf(CodeBadArgument, "%s: lattigo rejects the parameters: %v", p.Name(), err)
 	}
+	lattigoParams.Store(p, hp)
 	return hp, nil
 }
+
+// lattigoParams caches Lattigo's result per set: building it generates
+// the primes and NTT tables (tens of milliseconds at N=2^16), and the
+// planner asks for the same sets many times. lattigo's parameters are
+// read-only and shared by its evaluators.
+var lattigoParams sync.Map
 
 // PolyDepth returns the levels the polynomial evaluator uses for a
 // polynomial of the given degree: ceil(log2(degree+1)), 0 for constants.
