@@ -844,6 +844,9 @@ func (e *firstErr) set(err error) {
 }
 
 func (s *bgvServer) Linear(ctx context.Context, op *Op, in []Tensor) (Tensor, error) {
+	if s.vector {
+		return s.linearVector(op, in)
+	}
 	var x []*bgv.Ciphertext
 	batch := 0
 	for _, t := range in {
@@ -853,9 +856,6 @@ func (s *bgvServer) Linear(ctx context.Context, op *Op, in []Tensor) (Tensor, er
 	}
 	rescale := s.pl.rescale[s.index[op]]
 	rows := len(op.RowPtr) - 1
-	if s.vector {
-		return s.linearVector(op, in)
-	}
 	out := &bgvTensor{cts: make([]*bgv.Ciphertext, rows), n: rows, batch: batch}
 	var fe firstErr
 	err := s.parallel(ctx, rows, 4, func(ev *bgv.Evaluator, j int) {
